@@ -1,0 +1,115 @@
+"""The `sepc` command line (spec/cli.md): compile, run, and opt for pass-level tests."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import InternalError, UserError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as UserError (exit 2, one line) like all input errors."""
+
+    def error(self, message):
+        raise UserError(f"sepc: {message} (see 'sepc {self.prog.split()[-1]} --help')")
+
+
+def parser() -> argparse.ArgumentParser:
+    from .driver import EMIT_STAGES, SCHEDULES
+    top = ArgumentParser(prog="sepc", description="A compiler for depthwise-separable conv networks.")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+
+    c = sub.add_parser("compile", help="compile model.json into NAME.so, NAME.h and NAME.json")
+    c.add_argument("model")
+    c.add_argument("--target", required=True, help="host, x86-avx2, x86-avx512, arm-neon, arm-sve")
+    c.add_argument("-o", dest="out_dir", default="build")
+    c.add_argument("--emit", choices=EMIT_STAGES, help="print this stage to stdout instead")
+    c.add_argument("--random-weights", type=int, metavar="SEED")
+    c.add_argument("--schedule", default="auto", choices=SCHEDULES,
+                   help="'none' lowers without tiling or vectorization (a baseline)")
+
+    r = sub.add_parser("run", help="run a compiled model on .npy inputs")
+    r.add_argument("manifest")
+    r.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy")
+    r.add_argument("--output-dir", default=".")
+    r.add_argument("--sve-vl", type=int, metavar="BITS")
+
+    o = sub.add_parser("opt", help="run sepc passes on a .mlir file (for lit tests)")
+    o.add_argument("file")
+    o.add_argument("--passes", required=True, help="comma-separated pass names")
+    return top
+
+
+def command_compile(args) -> None:
+    from .driver import compile_file, emit
+    if args.emit:
+        sys.stdout.write(emit(args.model, args.emit, args.target, args.random_weights, args.schedule))
+    else:
+        compile_file(args.model, args.target, args.out_dir, args.random_weights, args.schedule)
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, str]:
+    inputs = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"sepc run: --input '{pair}': expected NAME=FILE.npy")
+        if name in inputs:
+            raise UserError(f"sepc run: --input '{name}' given twice")
+        inputs[name] = path
+    return inputs
+
+
+def command_run(args) -> None:
+    from .run import run_manifest
+    run_manifest(args.manifest, parse_inputs(args.input), args.output_dir, args.sve_vl)
+
+
+def command_opt(args) -> None:
+    from mlir import ir
+    from .dialects import make_context
+    from .passes import PASSES, run_passes
+    names = [n.strip() for n in args.passes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PASSES]
+    if unknown:
+        raise UserError(f"sepc opt: --passes: unknown pass {unknown[0]!r}, expected one of {', '.join(PASSES)}")
+    try:
+        text = open(args.file).read()
+    except OSError as e:
+        raise UserError(f"{args.file}: cannot read: {e.strerror}")
+    with make_context():
+        try:
+            module = ir.Module.parse(text)
+        except ir.MLIRError as e:
+            raise UserError(f"{args.file}: invalid IR: {e}")
+        run_passes(module, names)
+        sys.stdout.write(str(module))
+
+
+COMMANDS = {"compile": command_compile, "run": command_run, "opt": command_opt}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        COMMANDS[args.command](args)
+    except UserError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except InternalError as e:
+        print(f"sepc: internal error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sepc: interrupted", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug in sepc: say what failed and where, still no traceback
+        if os.environ.get("SEPC_DEBUG"):
+            raise
+        print(f"sepc: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

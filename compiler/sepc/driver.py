@@ -1,0 +1,93 @@
+"""The compiler driver: model.json -> MLIR stages -> LLVM -> NAME.so/.h/.json.
+
+`compile_file` builds the library; `emit` returns one intermediate form as text.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from mlir import ir
+
+from .artifacts import write_artifacts
+from .dialects import make_context
+from .errors import UserError
+from .frontend.emit_sep import emit_module
+from .frontend.graph import Graph
+from .frontend.model_json import load_model
+from .pipeline import STAGE_NAMES, Compilation, run_until
+from .targets import Target, resolve_target
+from . import toolchain
+
+EMIT_STAGES = STAGE_NAMES + ("llvm-ir", "asm")
+SCHEDULES = ("auto", "none")
+MLIR_VERSION = "22.1.8"  # the pinned xtc-mlir-python-bindings release
+
+# Constants above this many elements print as `dense_resource<__elided__>` in --emit output:
+# a layer's weights would bury the code a reader (or FileCheck) is looking for.
+ELIDE_CONSTANTS_OVER = 64
+
+
+def check_options(target: str, schedule: str) -> Target:
+    if schedule not in SCHEDULES:
+        raise UserError(f"--schedule: unknown schedule '{schedule}', expected one of {', '.join(SCHEDULES)}")
+    return resolve_target(target)
+
+
+def lower(graph: Graph, target: Target, last_stage: str, schedule: str) -> Compilation:
+    module = emit_module(graph)
+    c = Compilation(module, target, schedule)
+    run_until(c, last_stage)
+    return c
+
+
+def llvm_ir(c: Compilation, work: Path) -> Path:
+    bytecode, ll = work / "module.mlirbc", work / "module.ll"
+    with open(bytecode, "wb") as f:
+        c.module.operation.write_bytecode(f)
+    toolchain.translate_to_llvm_ir(bytecode, ll)
+    optimized = work / "module.opt.ll"
+    toolchain.optimize(ll, optimized, c.target)
+    return optimized
+
+
+def emit(model_path: str, stage: str, target: str = "host", random_weights: int | None = None,
+         schedule: str = "auto") -> str:
+    """The text of one intermediate form of the model (see `--emit` in spec/cli.md)."""
+    if stage not in EMIT_STAGES:
+        raise UserError(f"--emit: unknown stage '{stage}', expected one of {', '.join(EMIT_STAGES)}")
+    tgt = check_options(target, schedule)
+    graph = load_model(model_path, random_weights)
+    with make_context(), ir.Location.unknown():
+        c = lower(graph, tgt, stage if stage in STAGE_NAMES else "llvm", schedule)
+        if stage in STAGE_NAMES:
+            return c.module.operation.get_asm(large_elements_limit=ELIDE_CONSTANTS_OVER)
+        with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
+            ll = llvm_ir(c, Path(tmp))
+            if stage == "llvm-ir":
+                return ll.read_text()
+            asm = Path(tmp) / "module.s"
+            toolchain.codegen(ll, asm, tgt, "asm")
+            return asm.read_text()
+
+
+def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
+                 random_weights: int | None = None, schedule: str = "auto") -> str:
+    """Compile model.json into out_dir; returns the manifest's path."""
+    tgt = check_options(target, schedule)
+    graph = load_model(model_path, random_weights)
+    with make_context(), ir.Location.unknown():
+        c = lower(graph, tgt, "llvm", schedule)
+        with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
+            work = Path(tmp)
+            ll = llvm_ir(c, work)
+            obj, lib = work / "module.o", work / "module.so"
+            toolchain.codegen(ll, obj, tgt, "obj")
+            toolchain.link_shared(obj, lib, tgt)
+            return write_artifacts(
+                out_dir, graph.name, str(lib),
+                {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,
+                 "arch": tgt.arch, "threads": 1, "schedule": schedule,
+                 "compiler": {"mlir": MLIR_VERSION}},
+                [(spec.name, spec.shape) for spec in graph.inputs],
+                [(name, graph.shape_of(name)) for name in graph.outputs])

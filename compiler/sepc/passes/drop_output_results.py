@@ -1,0 +1,34 @@
+"""drop-output-results: after bufferization the function writes every output into its
+output argument, yet still returns it, often through a reshape view that upstream
+`drop-equivalent-buffer-results` does not see through. Returned memrefs would make the
+deallocation pipeline clone them; dropping them leaves a `void f(in..., out...)` entry."""
+from mlir import ir
+from mlir.dialects import func
+
+from ..errors import InternalError
+from .ir_util import walk_ops
+from .registry import sep_pass
+
+VIEW_OPS = ("memref.expand_shape", "memref.collapse_shape", "memref.cast")
+
+
+def root_argument(value: ir.Value):
+    while isinstance(value.owner, ir.Operation) or hasattr(value.owner, "name"):
+        if value.owner.name not in VIEW_OPS:
+            return None
+        value = value.owner.operands[0]
+    return value if isinstance(value, ir.BlockArgument) else None
+
+
+@sep_pass("drop-output-results")
+def drop_output_results(module: ir.Operation) -> None:
+    """Remove function results that are (views of) the function's own arguments."""
+    for fn in walk_ops(module, ("func.func",)):
+        ret = fn.entry_block.operations[len(fn.entry_block.operations) - 1]
+        if any(root_argument(v) is None for v in ret.operands):
+            raise InternalError(f"{fn.sym_name.value}: an output was not written in place")
+        with ir.InsertionPoint(ret), ret.location:
+            func.ReturnOp([])
+        ret.erase()
+        fn.attributes["function_type"] = ir.TypeAttr.get(
+            ir.FunctionType.get(list(fn.type.inputs), []))

@@ -1,0 +1,74 @@
+"""Small helpers the Python passes share for reading and rewriting IR."""
+from __future__ import annotations
+
+import numpy as np
+from mlir import ir
+from mlir.dialects import arith
+
+
+def walk_ops(root: ir.Operation, names: tuple[str, ...] | None = None) -> list[ir.OpView]:
+    """All ops nested in root (pre-order), optionally only those with one of `names`."""
+    found = []
+
+    def visit(op):
+        if names is None or op.name in names:
+            found.append(op.opview)
+        return ir.WalkResult.ADVANCE
+
+    root.walk(visit)
+    return found
+
+
+def constant_array(value: ir.Value) -> np.ndarray:
+    """The float32 contents of a tensor produced by arith.constant."""
+    attr = value.owner.attributes["value"]
+    shape = ir.ShapedType(value.type).shape
+    if ir.DenseElementsAttr(attr).is_splat:
+        return np.full(shape, ir.FloatAttr(ir.DenseElementsAttr(attr).get_splat_value()).value, np.float32)
+    return np.array(ir.DenseFPElementsAttr(attr), dtype=np.float32).reshape(shape)
+
+
+def is_zero_constant(value: ir.Value) -> bool:
+    owner = value.owner
+    if not isinstance(owner, ir.Operation) and not hasattr(owner, "name"):
+        return False
+    if owner.name != "arith.constant":
+        return False
+    attr = ir.DenseElementsAttr(owner.attributes["value"])
+    return attr.is_splat and ir.FloatAttr(attr.get_splat_value()).value == 0.0
+
+
+def tensor_constant(array: np.ndarray) -> ir.Value:
+    """An arith.constant at the current insertion point holding `array` as f32."""
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    ty = ir.RankedTensorType.get(list(array.shape), ir.F32Type.get())
+    if array.size and np.all(array == array.flat[0]):
+        attr = ir.DenseElementsAttr.get_splat(ty, ir.FloatAttr.get_f32(float(array.flat[0])))
+    else:
+        attr = ir.DenseElementsAttr.get(array, type=ir.F32Type.get())
+    return arith.ConstantOp(ty, attr).result
+
+
+def shape_of(value: ir.Value) -> list[int]:
+    return list(ir.ShapedType(value.type).shape)
+
+
+def int_array(op: ir.OpView, name: str) -> list[int]:
+    return list(ir.DenseI64ArrayAttr(op.attributes[name]))
+
+
+def string_attr(op: ir.OpView, name: str) -> str:
+    return ir.StringAttr(op.attributes[name]).value
+
+
+def use_count(value: ir.Value) -> int:
+    return sum(1 for _ in value.uses)
+
+
+def layer_name(op: ir.OpView) -> str:
+    """The model.json layer an op came from (its NameLoc), for tags and messages."""
+    loc = op.location
+    try:
+        return loc.name_str
+    except Exception:  # an op without a NameLoc: fall back to something stable and unique
+        return f"op{id(op)}"

@@ -1,0 +1,117 @@
+"""The compilation pipeline as data: a list of named stages, each a list of steps.
+
+A stage's name is what `--emit` prints after it. A step is one of: registered Python passes
+(`passes`), an upstream MLIR pass pipeline (`mlir`), or a transform script generated for
+the target (`transform`). The schedule "none" drops the transform steps, which gives the
+plain untiled lowering the benchmarks compare against.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from mlir import ir
+from mlir.dialects.transform import interpreter
+from mlir.passmanager import PassManager
+
+from . import passes as _passes  # noqa: F401  (registers the passes)
+from .passes.registry import run_passes
+from .schedules import find_kernels, tiling_script, vector_lowering_script, vectorization_script
+from .targets import Target
+
+
+@dataclass
+class Compilation:
+    module: ir.Module
+    target: Target
+    schedule: str = "auto"
+    kernels: list | None = None   # the kernels as found in the Linalg IR, before tiling
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str                     # "passes" | "mlir" | "transform"
+    what: object                  # pass names | pipeline text | script generator
+
+
+def passes(*names: str) -> Step:
+    return Step("passes", list(names))
+
+
+def mlir(pipeline: str) -> Step:
+    return Step("mlir", pipeline)
+
+
+def transform(script: Callable[[Compilation], str]) -> Step:
+    return Step("transform", script)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    steps: tuple[Step, ...]
+
+
+GRAPH_PASSES = ("split-separable", "fold-batch-norm", "fuse-activation", "verify-sep")
+
+BUFFERIZE = ("eliminate-empty-tensors,"
+             "one-shot-bufferize{bufferize-function-boundaries "
+             "function-boundary-type-conversion=identity-layout-map}")
+DEALLOCATE = "buffer-deallocation-pipeline,func.func(scf-forall-to-for),cse,canonicalize"
+
+
+def to_llvm(target: Target) -> str:
+    vector_options = "{" + target.vector_dialect_options + "}" if target.vector_dialect_options else ""
+    return ("func.func(convert-linalg-to-loops),"
+            "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
+            "convert-scf-to-cf,"
+            "convert-math-to-libm,"
+            f"convert-vector-to-llvm{vector_options},finalize-memref-to-llvm,"
+            "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+            "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
+            "convert-ub-to-llvm,reconcile-unrealized-casts")
+
+
+def remember_kernels(c: Compilation) -> str:
+    c.kernels = find_kernels(c.module)
+    return tiling_script(c.module, c.target)
+
+
+def stages(target: Target) -> list[Stage]:
+    return [
+        Stage("sep", (passes(*GRAPH_PASSES),)),
+        Stage("linalg", (passes("lower-to-linalg"), mlir("canonicalize,cse"))),
+        Stage("tiled", (transform(remember_kernels),)),
+        Stage("vector", (transform(lambda c: vectorization_script(c.kernels, c.target)),)),
+        Stage("llvm", (mlir(BUFFERIZE), passes("drop-output-results"), mlir(DEALLOCATE),
+                       passes("memref-copy-to-linalg", "drop-buffer-arg-attrs"),
+                       transform(lambda c: vector_lowering_script(c.target)),
+                       mlir(to_llvm(target)))),
+    ]
+
+
+STAGE_NAMES = ("sep", "linalg", "tiled", "vector", "llvm")
+
+
+def apply_transform(module: ir.Module, script: str) -> None:
+    library = ir.Module.parse(script)
+    sequence = library.body.operations[0]
+    interpreter.apply_named_sequence(module.operation, sequence, library.operation)
+
+
+def run_step(c: Compilation, step: Step) -> None:
+    if step.kind == "passes":
+        run_passes(c.module, step.what)
+    elif step.kind == "mlir":
+        PassManager.parse(f"builtin.module({step.what})").run(c.module.operation)
+    elif c.schedule != "none":
+        apply_transform(c.module, step.what(c))
+
+
+def run_until(c: Compilation, last: str) -> None:
+    """Run the stages up to and including `last`."""
+    for stage in stages(c.target):
+        for step in stage.steps:
+            run_step(c, step)
+        if stage.name == last:
+            return

@@ -1,0 +1,79 @@
+"""Per-target schedules as transform-dialect scripts, generated from the tagged Linalg IR.
+
+Three scripts run in order: `tiling` (tile each chain's root, fuse the chain into it,
+decompose to 1-D convs), `vectorization` (vectorize every part with explicit sizes, masks
+for ragged channel edges), and, after bufferization, `vector_lowering` (hoist accumulators
+out of reduction loops, lower contractions to FMAs and transfers to loads/stores).
+"""
+from __future__ import annotations
+
+from mlir import ir
+
+from ..targets import Target
+from .kernel import Kernel, find_kernels
+from .kinds import SCHEDULES
+from .script import ANY, Script
+
+
+def scheduled(kernels: list[Kernel]) -> list[Kernel]:
+    return [k for k in kernels if k.kind in SCHEDULES]
+
+
+def tiling_script(module: ir.Module, target: Target) -> str:
+    s = Script()
+    for k in scheduled(find_kernels(module)):
+        schedule = SCHEDULES[k.kind]
+        root, loop = s.tile_forall(s.match_part(k.part(k.root_role)), schedule.root_tiles(k, target))
+        fused = {k.root_role: root}
+        for role in k.producers:
+            fused[role], loop = s.fuse_into(s.match_part(k.part(role)), loop)
+        if "main" in fused:
+            schedule.refine_main(s, fused["main"], k, target)
+    s.cleanup()
+    return s.text()
+
+
+def vectorization_script(kernels: list[Kernel], target: Target) -> str:
+    """Vector sizes come from the kernels as found before tiling (the tiled IR has lost
+    the full shapes the sizes are derived from)."""
+    s = Script()
+    for k in scheduled(kernels):
+        schedule = SCHEDULES[k.kind]
+        for role in k.roles:
+            if role == "main":
+                sizes = schedule.main_vector_sizes(k, target)
+            elif role in ("init", "epilogue"):
+                sizes = schedule.root_vector_sizes(k, target)
+            else:
+                sizes = None
+            if sizes is not None:
+                s.vectorize(s.match_part(k.part(role)), sizes)
+    # Masked transfers become transfer ops with a mask operand: a vector.mask region
+    # around a tensor write cannot bufferize unless it happens to be in place.
+    f = s.match_op("func.func")
+    s.emit(f"transform.apply_patterns to {f} {{\n"
+           "      transform.apply_patterns.vector.lower_masked_transfers\n"
+           f"    }} : {ANY}")
+    s.cleanup()
+    return s.text()
+
+
+def vector_lowering_script(target: Target) -> str:
+    s = Script()
+    f = s.match_op("func.func")
+    hoisted = s.fresh()
+    s.emit(f"{hoisted} = transform.structured.hoist_redundant_vector_transfers {f} : ({ANY}) -> {ANY}")
+    s.emit(f"""transform.apply_patterns to {hoisted} {{
+      transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
+      transform.apply_patterns.vector.transfer_permutation_patterns
+      transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerparallel"
+      transform.apply_patterns.vector.split_transfer_full_partial split_transfer_strategy = "linalg-copy"
+      transform.apply_patterns.vector.transfer_to_scf max_transfer_rank = 1 full_unroll = true
+      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
+      transform.apply_patterns.vector.lower_shape_cast
+      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_1d"
+      transform.apply_patterns.vector.lower_broadcast
+      transform.apply_patterns.vector.lower_outerproduct
+    }} : {ANY}""")
+    s.cleanup()
+    return s.text()

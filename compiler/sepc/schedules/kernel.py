@@ -1,0 +1,52 @@
+"""What a schedule knows about one layer's loop nest, read off the tagged Linalg IR."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlir import ir
+
+from ..passes.ir_util import walk_ops
+
+
+@dataclass
+class Kernel:
+    """One layer's chain of Linalg ops: tile `root`, fuse the other parts into it."""
+    layer: str
+    kind: str                  # the root's sep.kernel: depthwise2d, matmul, ...
+    root_role: str             # "main" or "epilogue"
+    roles: list[str]           # roles present, e.g. ["init", "main", "epilogue"]
+    main_operand_shapes: list[list[int]]   # inputs then outputs of the main op
+    root_shape: list[int]      # the root's output shape
+
+    def part(self, role: str) -> str:
+        return f"{self.layer}:{role}"
+
+    @property
+    def producers(self) -> list[str]:
+        """Roles to fuse into the root's loops, consumer first (fusion goes up the chain)."""
+        chain = [r for r in ("main", "init") if r in self.roles and r != self.root_role]
+        return chain
+
+
+def shapes(op) -> list[list[int]]:
+    return [list(ir.ShapedType(v.type).shape) for v in op.operands]
+
+
+def find_kernels(module: ir.Module) -> list[Kernel]:
+    parts: dict[str, dict[str, object]] = {}
+    for op in walk_ops(module.operation):
+        if "sep.part" in op.attributes:
+            layer, role = ir.StringAttr(op.attributes["sep.part"]).value.rsplit(":", 1)
+            parts.setdefault(layer, {})[role] = op
+    kernels = []
+    for op in walk_ops(module.operation):
+        if "sep.kernel" not in op.attributes:
+            continue
+        layer = ir.StringAttr(op.attributes["sep.layer"]).value
+        role = ir.StringAttr(op.attributes["sep.part"]).value.rsplit(":", 1)[1]
+        roles = parts[layer]
+        main = roles.get("main", op)
+        kernels.append(Kernel(layer, ir.StringAttr(op.attributes["sep.kernel"]).value, role,
+                              sorted(roles), shapes(main),
+                              list(ir.ShapedType(op.results[0].type).shape)))
+    return kernels

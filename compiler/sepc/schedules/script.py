@@ -1,0 +1,84 @@
+"""A tiny builder for transform-dialect scripts, so schedules read as a list of steps."""
+from __future__ import annotations
+
+ANY = "!transform.any_op"
+
+
+class Script:
+    """Accumulates the body of `@__transform_main`; each step returns the handle it made."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.count = 0
+
+    def fresh(self) -> str:
+        self.count += 1
+        return f"%h{self.count}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " + line)
+
+    def match_part(self, part: str) -> str:
+        h = self.fresh()
+        self.emit(f'{h} = transform.structured.match attributes{{sep.part = "{part}"}} '
+                  f"in %root : ({ANY}) -> {ANY}")
+        return h
+
+    def match_op(self, name: str) -> str:
+        h = self.fresh()
+        self.emit(f'{h} = transform.structured.match ops{{["{name}"]}} in %root : ({ANY}) -> {ANY}')
+        return h
+
+    def tile(self, handle: str, sizes: list[int]) -> tuple[str, list[str]]:
+        """tile_using_for; returns the tiled op and the loops, outermost first."""
+        loops = sum(1 for s in sizes if s)
+        tiled = self.fresh()
+        if loops == 0:
+            return handle, []
+        base = self.fresh()
+        results = ", ".join([ANY] * (loops + 1))
+        self.emit(f"{tiled}, {base}:{loops} = transform.structured.tile_using_for {handle} "
+                  f"tile_sizes {sizes} : ({ANY}) -> ({results})")
+        return tiled, [f"{base}#{i}" for i in range(loops)]
+
+    def tile_forall(self, handle: str, sizes: list[int]) -> tuple[str, str]:
+        """tile_using_forall; unlike a loop nest, a forall lets producers of the root's
+        destination (its bias/zero init) fuse in through the shared output."""
+        tiled, loop = self.fresh(), self.fresh()
+        self.emit(f"{tiled}, {loop} = transform.structured.tile_using_forall {handle} "
+                  f"tile_sizes {sizes} : ({ANY}) -> ({ANY}, {ANY})")
+        return tiled, loop
+
+    def fuse_into(self, producer: str, loop: str) -> tuple[str, str]:
+        fused, new_loop = self.fresh(), self.fresh()
+        self.emit(f"{fused}, {new_loop} = transform.structured.fuse_into_containing_op "
+                  f"{producer} into {loop} : ({ANY}, {ANY}) -> ({ANY}, {ANY})")
+        return fused, new_loop
+
+    def decompose(self, handle: str) -> str:
+        h = self.fresh()
+        self.emit(f"{h} = transform.structured.decompose {handle} : ({ANY}) -> {ANY}")
+        return h
+
+    def annotate(self, handle: str, part: str) -> None:
+        p = self.fresh()
+        self.emit(f'{p} = transform.param.constant "{part}" -> !transform.any_param')
+        self.emit(f'transform.annotate {handle} "sep.part" = {p} : {ANY}, !transform.any_param')
+
+    def vectorize(self, handle: str, sizes: list[int]) -> None:
+        self.emit(f"transform.structured.vectorize {handle} vector_sizes {sizes} : {ANY}")
+
+    def cleanup(self) -> None:
+        """Canonicalize in its own apply_patterns: mixing it with lowering patterns can loop."""
+        f = self.match_op("func.func")
+        self.emit(f"transform.apply_patterns to {f} {{\n"
+                  "      transform.apply_patterns.canonicalization\n"
+                  f"    }} : {ANY}")
+        self.emit(f"transform.apply_cse to {f} : {ANY}")
+
+    def text(self) -> str:
+        body = "\n".join(self.lines)
+        return ("module attributes {transform.with_named_sequence} {\n"
+                "  transform.named_sequence @__transform_main("
+                f"%root: {ANY} {{transform.readonly}}) {{\n{body}\n    transform.yield\n"
+                "  }\n}\n")

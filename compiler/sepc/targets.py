@@ -1,0 +1,90 @@
+"""The targets sepc compiles for, as a table of data.
+
+A row says how to call LLVM (triple, CPU, features), how wide a vector register is, and the
+strategy parameters the schedules read. Adding a target is adding a row.
+"""
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Tile sizes the schedules start from (they shrink them to fit each layer's shape).
+
+    depthwise_width: output columns per depthwise tile (each a vector of channels held in a
+      register across the kernel window).
+    matmul_rows, matmul_vectors: the pointwise micro-kernel is matmul_rows x
+      (matmul_vectors * lanes) accumulators, sized to fit the register file with room for
+      the broadcast operands.
+    """
+    depthwise_width: int = 8
+    matmul_rows: int = 8
+    matmul_vectors: int = 2
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    triple: str
+    arch: str                 # platform.machine() of a device that runs it
+    cpu: str
+    features: str
+    vector_bits: int          # 0: no vector unit assumed
+    registers: int
+    scalable: bool = False
+    vector_dialect_options: str = ""   # extra convert-vector-to-llvm options
+    strategy: Strategy = field(default_factory=Strategy)
+
+    @property
+    def lanes(self) -> int:
+        """f32 lanes in one vector register (the minimum, for scalable targets)."""
+        return max(self.vector_bits // 32, 1)
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in [
+    Target("x86-avx512", "x86_64-unknown-linux-gnu", "x86_64", "skylake-avx512",
+           "+avx512f,+avx512dq,+avx512bw,+avx512vl,+fma", 512, 32,
+           vector_dialect_options="enable-x86vector=true",
+           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
+    Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
+           "+avx2,+fma", 256, 16,
+           vector_dialect_options="enable-x86vector=true",
+           strategy=Strategy(depthwise_width=6, matmul_rows=6, matmul_vectors=2)),
+]}
+
+
+def host_target_name() -> str:
+    """The row that fits the machine sepc runs on."""
+    machine = platform.machine()
+    if machine in ("x86_64", "AMD64"):
+        flags = cpu_flags()
+        if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= flags:
+            return "x86-avx512"
+        if {"avx2", "fma"} <= flags:
+            return "x86-avx2"
+    raise UserError(f"--target host: no target row fits this machine ({machine}); "
+                    f"name one of {', '.join(sorted(TARGETS))}")
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def resolve_target(name: str) -> Target:
+    if name == "host":
+        name = host_target_name()
+    if name not in TARGETS:
+        raise UserError(f"--target: unknown target '{name}', expected one of "
+                        f"host, {', '.join(sorted(TARGETS))}")
+    return TARGETS[name]

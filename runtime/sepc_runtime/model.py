@@ -1,0 +1,115 @@
+"""A loaded model: checks the caller's arrays, then hands their pointers to the library.
+
+The library trusts every pointer to hold exactly the manifest's shape, so each array is
+checked before the call; nothing is copied or cast behind the caller's back. A Model holds
+no mutable state and ctypes releases the GIL during the call, so Python threads may call
+one Model at once.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .manifest import Manifest, TensorSpec
+
+
+class Model:
+    def __init__(self, manifest: Manifest, entry: Any, threads: int):
+        self.manifest = manifest
+        self.name = manifest.name
+        self.threads = threads
+        self._entry = entry
+        self._inputs = manifest.inputs
+        self._outputs = manifest.outputs
+        self._dtypes = {spec.dtype: np.dtype(spec.dtype)
+                        for spec in self._inputs + self._outputs}
+
+    @property
+    def inputs(self) -> list[tuple[str, tuple[int, ...], str]]:
+        """(name, shape, dtype) of every input, in the order __call__ takes them."""
+        return [(s.name, s.shape, s.dtype) for s in self._inputs]
+
+    @property
+    def outputs(self) -> list[tuple[str, tuple[int, ...], str]]:
+        """(name, shape, dtype) of every output, in the order __call__ returns them."""
+        return [(s.name, s.shape, s.dtype) for s in self._outputs]
+
+    def __repr__(self) -> str:
+        def describe(specs: Sequence[TensorSpec]) -> str:
+            return ", ".join(f"{s.name}: {s.dtype}{list(s.shape)}" for s in specs)
+        return (f"<sepc_runtime.Model {self.name!r} ({describe(self._inputs)}) -> "
+                f"({describe(self._outputs)})>")
+
+    def __call__(self, *arrays: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        """Runs on the inputs given in order; one output -> an array, several -> a tuple."""
+        if len(arrays) != len(self._inputs):
+            names = ", ".join(s.name for s in self._inputs)
+            raise TypeError(f"model '{self.name}' takes {len(self._inputs)} input array(s) "
+                            f"({names}), got {len(arrays)}")
+        results = self._invoke(arrays, None)
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def run(self, inputs: Mapping[str, np.ndarray],
+            out: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Runs on inputs by name -> {output name: array}. With `out`, writes into the
+        caller's arrays (one for every output) and allocates none."""
+        arrays = _by_name(inputs, self._inputs, "inputs")
+        out_arrays = None if out is None else _by_name(out, self._outputs, "out")
+        results = self._invoke(arrays, out_arrays)
+        return {spec.name: array for spec, array in zip(self._outputs, results)}
+
+    def _invoke(self, arrays: Sequence[Any],
+                out_arrays: Sequence[Any] | None) -> list[np.ndarray]:
+        for spec, array in zip(self._inputs, arrays):
+            self._check(f"input '{spec.name}'", spec, array)
+        if out_arrays is None:
+            out_arrays = [np.empty(s.shape, self._dtypes[s.dtype]) for s in self._outputs]
+        else:
+            self._check_out(arrays, out_arrays)
+        self._entry(*(a.ctypes.data for a in arrays), *(a.ctypes.data for a in out_arrays))
+        return list(out_arrays)
+
+    def _check(self, what: str, spec: TensorSpec, array: Any) -> None:
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"{what}: expected a numpy.ndarray of {spec.dtype} with shape "
+                            f"{spec.shape}, got {type(array).__name__}")
+        if array.shape != spec.shape or array.dtype != self._dtypes[spec.dtype]:
+            raise ValueError(f"{what}: expected {spec.dtype} of shape {spec.shape}, "
+                             f"got {array.dtype} of shape {array.shape}")
+        if not array.flags.c_contiguous:
+            raise ValueError(f"{what}: expected a C-contiguous array, got a strided view "
+                             f"(numpy.ascontiguousarray makes a contiguous copy)")
+        if not array.flags.aligned:
+            raise ValueError(f"{what}: the array's data is not aligned to its {spec.dtype} "
+                             f"elements")
+
+    def _check_out(self, arrays: Sequence[np.ndarray], out_arrays: Sequence[Any]) -> None:
+        for spec, array in zip(self._outputs, out_arrays):
+            self._check(f"output '{spec.name}' (out=)", spec, array)
+            if not array.flags.writeable:
+                raise ValueError(f"output '{spec.name}' (out=): the array is read-only")
+        # The library may read an input after it has written an output, and writes every
+        # output independently, so a buffer shared between them gives wrong results.
+        named = [(f"input '{s.name}'", a) for s, a in zip(self._inputs, arrays)]
+        for spec, array in zip(self._outputs, out_arrays):
+            for other, other_array in named:
+                if np.may_share_memory(array, other_array):
+                    raise ValueError(f"output '{spec.name}' (out=): shares memory with "
+                                     f"{other}")
+            named.append((f"output '{spec.name}'", array))
+
+
+def _by_name(arrays: Any, specs: Sequence[TensorSpec], what: str) -> list[Any]:
+    """The arrays of a {name: array} mapping in the model's order; names must match exactly."""
+    if not isinstance(arrays, Mapping):
+        raise TypeError(f"{what}: expected a dict of arrays by name, got {type(arrays).__name__}")
+    expected = [spec.name for spec in specs]
+    missing = [name for name in expected if name not in arrays]
+    unknown = [name for name in arrays if name not in expected]
+    if missing or unknown:
+        problems = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+                   ([f"unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+        raise ValueError(f"{what}: {'; '.join(problems)} (the model's are "
+                         f"{', '.join(map(repr, expected))})")
+    return [arrays[name] for name in expected]
