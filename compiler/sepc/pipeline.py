@@ -56,7 +56,7 @@ GRAPH_PASSES = ("split-separable", "fold-batch-norm", "fuse-activation", "verify
 
 BUFFERIZE = ("eliminate-empty-tensors,"
              "one-shot-bufferize{bufferize-function-boundaries "
-             "function-boundary-type-conversion=identity-layout-map}")
+             "function-boundary-type-conversion=identity-layout-map},canonicalize")
 DEALLOCATE = "buffer-deallocation-pipeline,func.func(scf-forall-to-for),cse,canonicalize"
 
 
