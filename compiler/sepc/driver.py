@@ -41,13 +41,13 @@ def lower(graph: Graph, target: Target, last_stage: str, schedule: str) -> Compi
     return c
 
 
-def llvm_ir(c: Compilation, work: Path) -> Path:
+def llvm_ir(c: Compilation, work: Path, text: bool = False) -> Path:
     bytecode, ll = work / "module.mlirbc", work / "module.ll"
     with open(bytecode, "wb") as f:
         c.module.operation.write_bytecode(f)
     toolchain.translate_to_llvm_ir(bytecode, ll)
     optimized = work / "module.opt.ll"
-    toolchain.optimize(ll, optimized, c.target)
+    toolchain.optimize(ll, optimized, c.target, text)
     return optimized
 
 
@@ -63,7 +63,7 @@ def emit(model_path: str, stage: str, target: str = "host", random_weights: int 
         if stage in STAGE_NAMES:
             return c.module.operation.get_asm(large_elements_limit=ELIDE_CONSTANTS_OVER)
         with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
-            ll = llvm_ir(c, Path(tmp))
+            ll = llvm_ir(c, Path(tmp), text=stage == "llvm-ir")
             if stage == "llvm-ir":
                 return ll.read_text()
             asm = Path(tmp) / "module.s"

@@ -55,6 +55,11 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
            "      transform.apply_patterns.vector.lower_masked_transfers\n"
            f"    }} : {ANY}")
     s.cleanup()
+    # Accumulators become loop-carried vectors while still on tensors, where nothing can
+    # alias them; after bufferization the output and input arguments might alias, and
+    # the reads and writes of each reduction step could no longer be hoisted.
+    loops = s.match_op("scf.for")
+    s.emit(f"transform.loop.hoist_loop_invariant_subsets {loops} : {ANY}")
     return s.text()
 
 
