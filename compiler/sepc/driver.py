@@ -17,6 +17,7 @@ from .frontend.graph import Graph
 from .frontend.model_json import load_model
 from .pipeline import STAGE_NAMES, Compilation, run_until
 from .targets import Target, resolve_target
+from .weights_object import weights_assembly
 from . import toolchain
 
 EMIT_STAGES = STAGE_NAMES + ("llvm-ir", "asm")
@@ -81,9 +82,10 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
         with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
             work = Path(tmp)
             ll = llvm_ir(c, work)
-            obj, lib = work / "module.o", work / "module.so"
+            obj, weights, lib = work / "module.o", work / "weights.o", work / "module.so"
             toolchain.codegen(ll, obj, tgt, "obj")
-            toolchain.link_shared(obj, lib, tgt)
+            toolchain.assemble(weights_assembly(c.weights, work), weights, tgt)
+            toolchain.link_shared([obj, weights], lib, tgt)
             return write_artifacts(
                 out_dir, graph.name, str(lib),
                 {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,

@@ -7,7 +7,7 @@ plain untiled lowering the benchmarks compare against.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from mlir import ir
@@ -18,6 +18,7 @@ from . import passes as _passes  # noqa: F401  (registers the passes)
 from .passes.registry import run_passes
 from .schedules import find_kernels, tiling_script, vector_lowering_script, vectorization_script
 from .targets import Target
+from .weights_object import WeightBlob, externalize_weights
 
 
 @dataclass
@@ -26,11 +27,12 @@ class Compilation:
     target: Target
     schedule: str = "auto"
     kernels: list | None = None   # the kernels as found in the Linalg IR, before tiling
+    weights: list[WeightBlob] = field(default_factory=list)  # moved out of the IR
 
 
 @dataclass(frozen=True)
 class Step:
-    kind: str                     # "passes" | "mlir" | "transform"
+    kind: str                     # "passes" | "mlir" | "transform" | "weights"
     what: object                  # pass names | pipeline text | script generator
 
 
@@ -40,6 +42,10 @@ def passes(*names: str) -> Step:
 
 def mlir(pipeline: str) -> Step:
     return Step("mlir", pipeline)
+
+
+def extract_weights() -> Step:
+    return Step("weights", None)
 
 
 def transform(script: Callable[[Compilation], str]) -> Step:
@@ -86,7 +92,7 @@ def stages(target: Target) -> list[Stage]:
         Stage("llvm", (mlir(BUFFERIZE), passes("drop-output-results"), mlir(DEALLOCATE),
                        passes("memref-copy-to-linalg", "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
-                       mlir(to_llvm(target)))),
+                       extract_weights(), mlir(to_llvm(target)))),
     ]
 
 
@@ -99,11 +105,18 @@ def apply_transform(module: ir.Module, script: str) -> None:
     interpreter.apply_named_sequence(module.operation, sequence, library.operation)
 
 
+def entry_name(module: ir.Module) -> str:
+    fn = next(op for op in module.body.operations if op.operation.name == "func.func")
+    return ir.StringAttr(fn.attributes["sym_name"]).value
+
+
 def run_step(c: Compilation, step: Step) -> None:
     if step.kind == "passes":
         run_passes(c.module, step.what)
     elif step.kind == "mlir":
         PassManager.parse(f"builtin.module({step.what})").run(c.module.operation)
+    elif step.kind == "weights":
+        c.weights = externalize_weights(c.module, entry_name(c.module))
     elif c.schedule != "none":
         apply_transform(c.module, step.what(c))
 

@@ -76,8 +76,12 @@ def codegen(bitcode: Path, out: Path, target: Target, filetype: str) -> None:
                      f"-filetype={filetype}", str(bitcode), "-o", str(out)])
 
 
-def link_shared(obj: Path, out: Path, target: Target) -> None:
-    done = subprocess.run([linker(target), "-shared", "-o", str(out), str(obj), "-lm"],
+def assemble(source: Path, out: Path, target: Target) -> None:
+    run_tool("llvm-mc", [f"-triple={target.triple}", "-filetype=obj", str(source), "-o", str(out)])
+
+
+def link_shared(objects: list[Path], out: Path, target: Target) -> None:
+    done = subprocess.run([linker(target), "-shared", "-o", str(out), *map(str, objects), "-lm"],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise InternalError(f"linking {out.name} failed: {done.stderr.strip()[-2000:]}")
