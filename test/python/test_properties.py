@@ -69,10 +69,9 @@ def conv_model(draw, op, rank):
 
 @st.composite
 def pooling_model(draw, op):
-    # Explicit padding of at most pool-1 per side keeps a real element in every max window;
-    # average pooling with explicit padding is left out: the spec does not say its divisor.
-    kinds = ("valid", "same", "explicit") if op == "max_pooling2d" else ("valid", "same")
-    geometry, sizes = draw(window_geometry(2, max_kernel=4, allow_dilation=False, padding_kinds=kinds))
+    # Pooling pads the Keras way only (valid / same), as Keras' pooling layers do.
+    geometry, sizes = draw(window_geometry(2, max_kernel=4, allow_dilation=False,
+                                           padding_kinds=("valid", "same")))
     attrs = {"pool_size": geometry["kernel_size"], "strides": geometry["strides"],
              "padding": geometry["padding"]}
     shape = [draw(st.integers(1, 2)), *sizes, draw(channels())]

@@ -198,14 +198,6 @@ def window_padding(value: Any, site: Site, rank: int) -> str | tuple[tuple[int, 
     return _padding_pairs(value, site, rank, f'"valid", "same" or {_pairs_text(rank)}')
 
 
-def pool_padding(value: Any, site: Site, rank: int) -> str:
-    # Explicit pairs are not accepted: Keras has none for pooling, so nothing would say
-    # whether average pooling counts the padded positions.
-    if not (isinstance(value, str) and value in PADDING_MODES):
-        site.fail(show(value), '"valid" or "same"')
-    return value
-
-
 def explicit_padding(value: Any, site: Site, rank: int) -> tuple[tuple[int, int], ...]:
     return _padding_pairs(value, site, rank, _pairs_text(rank))
 
@@ -427,7 +419,9 @@ def _conv_ops(suffix: str, rank: int) -> dict[str, OpSpec]:
 POOL_FIELDS = {
     "pool_size": Field(spatial_sizes),
     "strides": Field(spatial_sizes, SameAs("pool_size")),
-    "padding": Field(pool_padding, "valid"),
+    # Explicit pairs too (the spec's padding rules hold for every padding field); padded
+    # positions never count: max never picks them, average divides by real elements.
+    "padding": Field(window_padding, "valid"),
 }
 
 OPS: dict[str, OpSpec] = {

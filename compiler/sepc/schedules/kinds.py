@@ -74,16 +74,20 @@ class Matmul(Schedule):
 
 
 class Conv2D(Schedule):
-    """A general conv: like depthwise, plus a reduction over input channels in chunks."""
+    """A general conv: like depthwise, plus a reduction over input channels in chunks.
+    The filter tile divides the filter count: the 1-D conv vectorizer cannot mask it."""
 
     def width(self, k, t):
         return divisor_tile(k.main_operand_shapes[2][2], t.strategy.depthwise_width)
+
+    def filters(self, k, t):
+        return divisor_tile(k.main_operand_shapes[1][-1], t.lanes)
 
     def channel_chunk(self, k):
         return divisor_tile(k.main_operand_shapes[1][2], 16)
 
     def root_tiles(self, k, t):
-        return [1, 1, self.width(k, t), t.lanes]
+        return [1, 1, self.width(k, t), self.filters(k, t)]
 
     def refine_main(self, s, main, k, t):
         per_row, _ = s.tile(main, [0, 0, 0, 0, 1, 0, self.channel_chunk(k)])
@@ -91,7 +95,7 @@ class Conv2D(Schedule):
 
     def main_vector_sizes(self, k, t):
         kernel_width = k.main_operand_shapes[1][1]
-        return [1, self.width(k, t), t.lanes, kernel_width, self.channel_chunk(k)]
+        return [1, self.width(k, t), self.filters(k, t), kernel_width, self.channel_chunk(k)]
 
 
 class Conv1D(Conv2D):
@@ -102,20 +106,28 @@ class Conv1D(Conv2D):
         return divisor_tile(k.main_operand_shapes[1][1], 16)
 
     def root_tiles(self, k, t):
-        return [1, self.width(k, t), t.lanes]
+        return [1, self.width(k, t), self.filters(k, t)]
 
     def refine_main(self, s, main, k, t):
         s.tile(main, [0, 0, 0, 0, self.channel_chunk(k)])
 
     def main_vector_sizes(self, k, t):
-        return [1, self.width(k, t), t.lanes, k.main_operand_shapes[1][0], self.channel_chunk(k)]
+        return [1, self.width(k, t), self.filters(k, t), k.main_operand_shapes[1][0],
+                self.channel_chunk(k)]
 
 
 class Pool2D(Depthwise2D):
-    """Pooling decomposes and vectorizes like a depthwise conv (its window is the kernel)."""
+    """Pooling decomposes and vectorizes like a depthwise conv (its window is the kernel),
+    but the pooling vectorizer cannot mask channels: the channel tile divides C."""
+
+    def channels(self, k, t):
+        return divisor_tile(k.main_operand_shapes[0][-1], t.lanes)
+
+    def root_tiles(self, k, t):
+        return [1, 1, self.width(k, t), self.channels(k, t)]
 
     def main_vector_sizes(self, k, t):
-        return [1, self.width(k, t), t.lanes, k.main_operand_shapes[1][1]]
+        return [1, self.width(k, t), self.channels(k, t), k.main_operand_shapes[1][1]]
 
 
 class Elementwise(Schedule):
