@@ -230,6 +230,8 @@ SINGLE_LAYER_CASES = {
                                                  padding="same")),
     "maxpool_rect_valid": ([1, 9, 8, 3], dict(op="max_pooling2d", pool_size=[3, 2], strides=[2, 1])),
     "maxpool_batch2": ([2, 7, 7, 6], dict(op="max_pooling2d", pool_size=3, strides=1, padding="same")),
+    "maxpool_explicit_asymmetric": ([1, 8, 9, 5], dict(op="max_pooling2d", pool_size=3, strides=2,
+                                                       padding=[[1, 0], [2, 1]])),
     # average_pooling2d
     "avgpool_2_valid": ([1, 8, 8, 8], dict(op="average_pooling2d", pool_size=2)),
     "avgpool_3_s2_same_odd_c5": ([1, 15, 15, 5], dict(op="average_pooling2d", pool_size=3, strides=2,
@@ -238,6 +240,9 @@ SINGLE_LAYER_CASES = {
                                                   padding="same")),
     "avgpool_2_s2_same_odd_batch2": ([2, 9, 9, 4], dict(op="average_pooling2d", pool_size=2,
                                                         padding="same")),
+    # Explicit padding counts only real elements too (padded positions are never data).
+    "avgpool_explicit_asymmetric": ([1, 8, 9, 5], dict(op="average_pooling2d", pool_size=3, strides=2,
+                                                       padding=[[1, 0], [2, 1]])),
     # global pooling
     "gap2d": ([1, 7, 7, 40], dict(op="global_average_pooling2d")),
     "gap2d_keepdims_batch2": ([2, 5, 6, 8], dict(op="global_average_pooling2d", keepdims=True)),

@@ -69,9 +69,9 @@ def conv_model(draw, op, rank):
 
 @st.composite
 def pooling_model(draw, op):
-    # Pooling pads the Keras way only (valid / same), as Keras' pooling layers do.
-    geometry, sizes = draw(window_geometry(2, max_kernel=4, allow_dilation=False,
-                                           padding_kinds=("valid", "same")))
+    # Explicit padding of at most pool-1 per side (window_geometry's range) keeps a real
+    # element in every window, so max and average stay defined.
+    geometry, sizes = draw(window_geometry(2, max_kernel=4, allow_dilation=False))
     attrs = {"pool_size": geometry["kernel_size"], "strides": geometry["strides"],
              "padding": geometry["padding"]}
     shape = [draw(st.integers(1, 2)), *sizes, draw(channels())]

@@ -15,8 +15,9 @@ import numpy as np
 from mlir import ir
 from mlir.dialects import arith, bufferization, func, linalg, math, tensor
 
-from .ir_util import constant_array, int_array, is_zero_constant, shape_of, string_attr, walk_ops
-from .ir_util import tensor_constant
+from .fold_batch_norm import batch_norm_affine
+from .ir_util import (constant_array, int_array, is_zero_constant, shape_of, string_attr,
+                      tensor_constant, walk_ops)
 from .registry import sep_pass
 
 F32_LOWEST = float(np.finfo(np.float32).min)
@@ -296,16 +297,14 @@ def lower_dense(op, b: LayerBuilder) -> ir.Value:
 
 def lower_batch_norm(op, b: LayerBuilder) -> ir.Value:
     """A batch norm with nothing to fold into: x * scale + shift per channel."""
-    from .fold_batch_norm import batch_norm_affine
     scale, shift = batch_norm_affine(op)
     shape = shape_of(op.result)
     rank = len(shape)
     channel_map = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(rank - 1)])
     maps = [ir.AffineMap.get_identity(rank), channel_map, channel_map]
-    activation = string_attr(op, "activation")
-    out = elementwise([op.operands[0], tensor_constant(scale), tensor_constant(shift)], b.final_init(shape),
-                      lambda v, s, t: arith.addf(arith.mulf(v, s), t), maps)
-    return finish_elementwise(out, activation, b)
+    out = elementwise([op.operands[0], tensor_constant(scale), tensor_constant(shift)],
+                      b.final_init(shape), lambda v, s, t: arith.addf(arith.mulf(v, s), t), maps)
+    return finish_elementwise(out, string_attr(op, "activation"), b)
 
 
 def finish_elementwise(out: ir.Value, activation: str, b: LayerBuilder) -> ir.Value:
