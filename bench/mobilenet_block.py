@@ -6,7 +6,8 @@ Compares sepc (host target, default schedule), sepc with the untiled lowering
 (schedule="none"), PyTorch channels_last (if installed) and NumPy. Every implementation's
 output is first checked against the float64 reference interpreter; then all are timed in
 interleaved rounds (A B C D A B C D ...) so that frequency drift and noisy neighbours hit
-each of them alike, and the median is reported.
+each of them alike, and the median is reported. Each timed call follows untimed calls of
+the same implementation (--settle-ms), so it runs with warm caches and a settled clock.
 
     python bench/mobilenet_block.py [--threads 1] [--repeats 50] [--json result.json]
 """
@@ -18,7 +19,9 @@ import sys
 _parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 _parser.add_argument("--threads", type=int, default=1, help="threads per implementation (default 1)")
 _parser.add_argument("--repeats", type=int, default=50, help="timed rounds (default 50)")
-_parser.add_argument("--warmup", type=int, default=5, help="untimed calls of each first (default 5)")
+_parser.add_argument("--settle-ms", type=float, default=50.0,
+                     help="warm-up: untimed running of each implementation before each timed call "
+                          "(default 50)")
 _parser.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
 ARGS = _parser.parse_args()
 for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -138,6 +141,20 @@ def torch_runner(weights, x):
     return call, output, torch.__version__
 
 
+def settle(call):
+    """Run `call` untimed for --settle-ms (at least once).
+
+    The previous implementation in the round evicted this one's data from the caches, and
+    after the long scalar untiled run the core needs milliseconds to return to its vector
+    clock: timed right away, a fast kernel measured up to 2x slow. Settling first makes every
+    timed call look like one of many back-to-back calls in an application.
+    """
+    end = time.perf_counter() + ARGS.settle_ms / 1e3
+    call()
+    while time.perf_counter() < end:
+        call()
+
+
 def scaled_error(got, want):
     return float(np.abs(got.astype(np.float64) - want).max()) / max(1.0, float(np.abs(want).max()))
 
@@ -174,12 +191,10 @@ def main():
             if error > TOLERANCE:
                 sys.exit(f"{label}: output differs from the float64 reference (scaled error {error:.3g})")
 
-        for label, (call, _) in implementations.items():
-            for _ in range(ARGS.warmup):
-                call()
         samples = {label: [] for label in implementations}
         for _ in range(ARGS.repeats):
             for label, (call, _) in implementations.items():
+                settle(call)
                 start = time.perf_counter()
                 call()
                 samples[label].append(time.perf_counter() - start)

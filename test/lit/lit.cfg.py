@@ -10,13 +10,14 @@ Layout:
   Inputs/   model files; not tests
 
 Substitutions:
-  %sepc         <the Python running lit> -m sepc
+  %sepc         <the Python running lit> -m sepc  (override: lit --param sepc="CMD")
   %python       <the Python running lit>
   %exit-code N  runs the rest of the line, passes its output through and succeeds only if
                 it exits with exactly N (lit's `not` only tells zero from non-zero), e.g.
                 `%exit-code 2 %sepc compile bad.json --target host 2>&1 | FileCheck %s`
   FileCheck     FileCheck from the pinned LLVM wheel (site-packages/llvm/bin)
   split-file    split-file from the same wheel
+  count         `count N` from the same wheel: succeeds iff stdin has exactly N lines
   not           lit's built-in `not`
 
 RUN lines run in lit's internal shell: lit 23 refuses ShTest(execute_external=True)
@@ -79,11 +80,14 @@ def command(name: str) -> str:
 
 # lit applies substitutions in list order and before its own (%s, %S, %t ...), so %sepc
 # must be replaced before a bare %s could eat its prefix: it is, being ours.
-config.substitutions.append(("%sepc", f"{python} -m sepc"))
+# `lit --param sepc="CMD"` runs the tests against another sepc command (an installed
+# `sepc`, a wrapper that patches the compiler to check that the tests catch a fault, ...).
+config.substitutions.append(("%sepc", lit_config.params.get("sepc", f"{python} -m sepc")))
 config.substitutions.append(("%exit-code", f"{python} {config.test_source_root}/tools/exit_code.py"))
 config.substitutions.append(("%python", python))
 config.substitutions.append((command("FileCheck"), wheel_tool("FileCheck")))
 config.substitutions.append((command("split-file"), wheel_tool("split-file")))
+config.substitutions.append((command("count"), wheel_tool("count")))
 
 # The wheel's tools link libLLVM.so from site-packages/llvm/lib.
 config.environment["LD_LIBRARY_PATH"] = os.pathsep.join(
@@ -91,7 +95,15 @@ config.environment["LD_LIBRARY_PATH"] = os.pathsep.join(
 # Python tracebacks instead of one-line messages would hide what a test checks for.
 config.environment.pop("SEPC_DEBUG", None)
 
-# Features for REQUIRES: lines.
+# Features for REQUIRES: lines. `host-target`: `--target host` resolves on this machine
+# (an x86-64 CPU with AVX2+FMA or AVX-512); the other tests name their target and run
+# anywhere, since printing a stage needs no target hardware.
 import platform  # noqa: E402
 if platform.machine() in ("x86_64", "AMD64"):
     config.available_features.add("x86_64")
+try:
+    from sepc.targets import host_target_name
+    config.available_features.add("host-target")
+    config.available_features.add("host=" + host_target_name())
+except Exception:  # sepc.errors.UserError: no target row fits this machine
+    pass

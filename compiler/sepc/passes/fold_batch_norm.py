@@ -40,7 +40,7 @@ def fold_batch_norm(module: ir.Operation) -> None:
         bias = constant_array(producer.operands[2]).astype(np.float64)
         # Output channels are the kernel's last axis, or (C, M) -> c*M+m for depthwise.
         per_channel = scale.reshape(kernel.shape[-2:]) if "depthwise" in producer.name else scale
-        with ir.InsertionPoint(producer):
+        with ir.InsertionPoint(producer), producer.location:
             producer.operands[1] = tensor_constant(kernel * per_channel)
             producer.operands[2] = tensor_constant(bias * scale + shift)
         producer.attributes["activation"] = bn.attributes["activation"]

@@ -65,10 +65,8 @@ def use_count(value: ir.Value) -> int:
     return sum(1 for _ in value.uses)
 
 
-def layer_name(op: ir.OpView) -> str:
-    """The model.json layer an op came from (its NameLoc), for tags and messages."""
+def layer_name(op: ir.OpView, position: int) -> str:
+    """The model.json layer an op came from (its NameLoc); hand-written IR may have none,
+    and then the op's kind and its position among the ops being rewritten name it."""
     loc = op.location
-    try:
-        return loc.name_str
-    except Exception:  # an op without a NameLoc: fall back to something stable and unique
-        return f"op{id(op)}"
+    return loc.name_str if loc.is_a_name() else f"{op.name.split('.')[-1]}{position}"

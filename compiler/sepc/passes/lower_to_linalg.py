@@ -16,8 +16,8 @@ from mlir import ir
 from mlir.dialects import arith, bufferization, func, linalg, math, tensor
 
 from .fold_batch_norm import batch_norm_affine
-from .ir_util import (constant_array, int_array, is_zero_constant, shape_of, string_attr,
-                      tensor_constant, walk_ops)
+from .ir_util import (constant_array, int_array, is_zero_constant, layer_name, shape_of,
+                      string_attr, tensor_constant, walk_ops)
 from .registry import sep_pass
 
 F32_LOWEST = float(np.finfo(np.float32).min)
@@ -471,9 +471,9 @@ def lower_to_linalg(module: ir.Operation) -> None:
         for index, value in enumerate(ret.operands):
             first_output_of.setdefault(value, index)
         in_place = set()               # output slots whose layer computed into them
-        for op in walk_ops(fn.operation, tuple(LOWERINGS)):
+        for position, op in enumerate(walk_ops(fn.operation, tuple(LOWERINGS))):
             index = first_output_of.get(op.result)
-            builder = LayerBuilder(op.location.name_str, None if index is None else outs[index])
+            builder = LayerBuilder(layer_name(op, position), None if index is None else outs[index])
             with ir.InsertionPoint(op), op.location:
                 result = LOWERINGS[op.name](op, builder)
             if builder.used_dest:

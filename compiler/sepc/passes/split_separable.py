@@ -2,7 +2,7 @@
 import numpy as np
 from mlir import ir
 
-from .ir_util import shape_of, tensor_constant, walk_ops
+from .ir_util import layer_name, shape_of, tensor_constant, walk_ops
 from .registry import sep_pass
 
 DEPTHWISE_OF = {"sep.separable_conv2d": "sep.depthwise_conv2d",
@@ -13,11 +13,11 @@ POINTWISE_OF = {"sep.separable_conv2d": "sep.conv2d", "sep.separable_conv1d": "s
 @sep_pass("split-separable")
 def split_separable(module: ir.Operation) -> None:
     """Split each separable conv into sep.depthwise_conv and a 1x1 sep.conv."""
-    for op in walk_ops(module, tuple(DEPTHWISE_OF)):
+    for position, op in enumerate(walk_ops(module, tuple(DEPTHWISE_OF))):
         x, dw_kernel, pw_kernel, bias = op.operands
         rank = len(op.attributes["strides"])
         mid_shape = shape_of(op.result)[:-1] + [shape_of(pw_kernel)[-2]]
-        name = op.location.name_str
+        name = layer_name(op, position)
         with ir.InsertionPoint(op), ir.Location.name(f"{name}/depthwise"):
             zero_bias = tensor_constant(np.zeros(mid_shape[-1], np.float32))
             depthwise = ir.Operation.create(

@@ -60,6 +60,9 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
     # the reads and writes of each reduction step could no longer be hoisted.
     loops = s.match_op("scf.for")
     s.emit(f"transform.loop.hoist_loop_invariant_subsets {loops} : {ANY}")
+    # Hoisting leaves the tile and its slice as unchanged iter_args; bufferized as they
+    # are, they cost a heap buffer and two copies per tile.
+    s.cleanup()
     return s.text()
 
 

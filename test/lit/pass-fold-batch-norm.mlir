@@ -2,10 +2,6 @@
 // t = beta - mean * s folds into the kernel (scaled per output channel) and the bias
 // (bias * s + t) of the linear conv/dense before it; the BN's activation moves over.
 //
-// Folding creates constants, and `sepc opt` runs the passes without a default location,
-// so today every fold aborts with "An MLIR function requires a Location" (exit 1).
-// fold-batch-norm-values.test checks the same arithmetic through `sepc compile`.
-// XFAIL: *
 // RUN: %sepc opt %s --passes=fold-batch-norm,verify-sep | FileCheck %s
 
 // s = [2, 1.5] / sqrt([3, 8] + 1) = [1, 0.5];  t = [1, 0] - [0.5, 1] * s = [0.5, -0.5]
