@@ -5,9 +5,15 @@ Run from anywhere:   lit -v /work/main/test/lit        (or `lit -sv -j2 test/lit
 
 Layout:
   *.test    RUN/CHECK lines that compile a model from Inputs/ (JSON cannot hold comments,
-            so models live in Inputs/ and are referenced as %S/Inputs/NAME.json)
+            so models live in Inputs/ and are referenced as %S/Inputs/NAME.json):
+            op-*     one op kind through the stages sep, linalg, tiled, vector, llvm
+            stage-*  llvm, llvm-ir, asm and the AVX2 vector widths
+            model-*, pass-*.test, perf-*, cli-*  whole blocks, pass results through
+                     `sepc compile`, performance invariants, errors and exit codes
   *.mlir    pass tests on hand-written `sep` IR, `// RUN: %sepc opt %s --passes=...`
-  Inputs/   model files; not tests
+  Inputs/   model files (and a generator for a small .npz); not tests
+  tools/    helpers for RUN lines, and inject_fault.py (checks that the suite catches
+            injected compiler faults, through --param sepc=...); not tests
 
 Substitutions:
   %sepc         <the Python running lit> -m sepc  (override: lit --param sepc="CMD")
