@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 import sepc_runtime
+from sepc_runtime import emulator
 from sepc.errors import UserError
 
 SVE_VL_RANGE = (128, 2048)
@@ -42,9 +43,14 @@ def _run_native(manifest: sepc_runtime.Manifest,
 def _run_foreign(manifest: sepc_runtime.Manifest, arrays: dict[str, np.ndarray],
                  sve_vl: int | None) -> dict[str, np.ndarray]:
     """Runs a library built for another architecture under an emulator."""
-    raise UserError(f"{manifest.path}: the library is built for {manifest.arch} and this "
-                    f"machine is {sepc_runtime.host_arch()}; running {manifest.arch} "
-                    f"libraries under qemu is not supported yet")
+    if manifest.arch != "aarch64":
+        raise UserError(f"{manifest.path}: no emulator for {manifest.arch} libraries on "
+                        f"{sepc_runtime.host_arch()}")
+    try:
+        outputs, _ = emulator.run_emulated(manifest, arrays, sve_vl)
+    except emulator.EmulatorError as e:
+        raise UserError(f"{manifest.path}: {e}") from None
+    return outputs
 
 
 def _check_sve_vl(sve_vl: int | None) -> None:

@@ -54,6 +54,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true",
            strategy=Strategy(depthwise_width=6, matmul_rows=6, matmul_vectors=2)),
+    # 32 q-registers: 8 x 2 accumulators plus operands for the pointwise micro-kernel.
+    Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,
+           vector_dialect_options="enable-arm-neon=true",
+           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
 ]}
 
 

@@ -47,6 +47,8 @@ def run_tool(name: str, args: list[str]) -> str:
 # Which C compiler driver links for which architecture, and where it comes from.
 LINKERS = {
     "x86_64": (["cc", "gcc"], "gcc (Debian package 'gcc')"),
+    "aarch64": (["aarch64-linux-gnu-gcc"], "the Debian packages gcc-aarch64-linux-gnu and "
+                                           "libc6-dev-arm64-cross"),
 }
 
 
