@@ -27,8 +27,12 @@ def tiling_script(module: ir.Module, target: Target) -> str:
         fused = {k.root_role: root}
         for role in k.producers:
             fused[role], loop = s.fuse_into(s.match_part(k.part(role)), loop)
-        if "main" in fused:
-            schedule.refine_main(s, fused["main"], k, target)
+        for role, handle in fused.items():
+            tiles = schedule.inner_tiles(k, target, role)
+            if tiles:
+                handle, _ = s.tile(handle, tiles)
+            if role == "main" and schedule.decomposes():
+                s.annotate(s.decompose(handle), k.part("main"))
     s.cleanup()
     return s.text()
 
@@ -40,12 +44,8 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
     for k in scheduled(kernels):
         schedule = SCHEDULES[k.kind]
         for role in k.roles:
-            if role == "main":
-                sizes = schedule.main_vector_sizes(k, target)
-            elif role in ("init", "epilogue"):
-                sizes = schedule.root_vector_sizes(k, target)
-            else:
-                sizes = None
+            sizes = (schedule.vector_sizes(k, target, role)
+                     if role in ("main", "init", "epilogue") else None)
             if sizes is not None:
                 s.vectorize(s.match_part(k.part(role)), sizes)
     # Masked transfers become transfer ops with a mask operand: a vector.mask region

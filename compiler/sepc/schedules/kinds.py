@@ -1,31 +1,61 @@
-"""Per-kernel-kind schedules: how to tile the root, what to do to the fused main op, and
-which vector sizes each part gets. Each kind is a small class; `SCHEDULES` maps the
-`sep.kernel` tag the lowering puts on a chain's root to its schedule.
+"""Per-kernel-kind schedules. Each kind says, for one layer's chain:
+
+- `root_tiles`: the `scf.forall` tiles of the chain's root, into which the chain fuses;
+- `inner_tiles(role)`: a further `scf.for` tiling of one fused op (0 = leave whole), e.g.
+  the kernel-height loop of a depthwise conv before it is decomposed to 1-D;
+- `vector_sizes(role)`: how each part is vectorized (None: leave it to scalar loops).
+
+On a scalable (SVE) target the channel dimension cannot be a forall tile (the forall
+tiling takes `[4]` as a fixed 4), so it stays whole there and each fused op gets its own
+scalable channel loop; the vectors are `[4]` lanes, masked on the tail.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 from ..targets import Target
 from .kernel import Kernel
-from .script import Script
 from .tiles import divisor_tile
+
+
+@dataclass(frozen=True)
+class Scalable:
+    """A size multiplied by the hardware's vscale, printed `[n]` in transform IR."""
+    base: int
+
+    def __str__(self) -> str:
+        return f"[{self.base}]"
+
+
+def channel_vector(t: Target, vectors: int = 1):
+    """Channels per vector step: fixed lanes, or scalable lanes on a scalable target."""
+    return Scalable(vectors * t.lanes) if t.scalable else vectors * t.lanes
+
+
+def forall_channel(t: Target, vectors: int = 1) -> int:
+    return 0 if t.scalable else vectors * t.lanes
+
+
+def inner_channel(t: Target, vectors: int = 1):
+    return Scalable(vectors * t.lanes) if t.scalable else 0
 
 
 class Schedule(ABC):
     @abstractmethod
     def root_tiles(self, k: Kernel, t: Target) -> list[int]:
-        """Tile sizes of the chain's root (its last op); 0 leaves a dimension whole."""
+        """Forall tile sizes of the chain's root (its last op); 0 leaves a dimension whole."""
 
-    def refine_main(self, s: Script, main: str, k: Kernel, t: Target) -> None:
-        """Further tiling of the fused main op (e.g. down to a 1-D conv); default: none."""
-
-    def main_vector_sizes(self, k: Kernel, t: Target) -> list[int] | None:
-        """Vector sizes for the main op; None leaves it to scalar loops."""
+    def inner_tiles(self, k: Kernel, t: Target, role: str) -> list | None:
         return None
 
-    def root_vector_sizes(self, k: Kernel, t: Target) -> list[int]:
-        return [tile or extent for tile, extent in zip(self.root_tiles(k, t), k.root_shape)]
+    def decomposes(self) -> bool:
+        """Whether the main op is a 2-D window op to decompose into 1-D after tiling."""
+        return False
+
+    @abstractmethod
+    def vector_sizes(self, k: Kernel, t: Target, role: str) -> list | None:
+        """Vector sizes for the op in `role`, or None to leave it unvectorized."""
 
 
 class Depthwise2D(Schedule):
@@ -35,16 +65,24 @@ class Depthwise2D(Schedule):
     def width(self, k: Kernel, t: Target) -> int:
         return divisor_tile(k.main_operand_shapes[2][2], t.strategy.depthwise_width)
 
+    def channels(self, k, t):
+        return channel_vector(t)
+
     def root_tiles(self, k, t):
-        return [1, 1, self.width(k, t), t.lanes]
+        return [1, 1, self.width(k, t), forall_channel(t)]
 
-    def refine_main(self, s, main, k, t):
-        per_row, _ = s.tile(main, [0, 0, 0, 0, 1, 0])
-        s.annotate(s.decompose(per_row), k.part("main"))
+    def inner_tiles(self, k, t, role):
+        if role == "main":
+            return [0, 0, 0, inner_channel(t), 1, 0]
+        return [0, 0, 0, inner_channel(t)] if t.scalable else None
 
-    def main_vector_sizes(self, k, t):
-        kernel_width = k.main_operand_shapes[1][1]
-        return [1, self.width(k, t), t.lanes, kernel_width]
+    def decomposes(self):
+        return True
+
+    def vector_sizes(self, k, t, role):
+        if role == "main":
+            return [1, self.width(k, t), self.channels(k, t), k.main_operand_shapes[1][1]]
+        return [1, 1, self.width(k, t), self.channels(k, t)]
 
 
 class Depthwise1D(Schedule):
@@ -52,30 +90,47 @@ class Depthwise1D(Schedule):
         return divisor_tile(k.main_operand_shapes[2][1], t.strategy.depthwise_width)
 
     def root_tiles(self, k, t):
-        return [1, self.width(k, t), t.lanes]
+        return [1, self.width(k, t), forall_channel(t)]
 
-    def main_vector_sizes(self, k, t):
-        return [1, self.width(k, t), t.lanes, k.main_operand_shapes[1][0]]
+    def inner_tiles(self, k, t, role):
+        if not t.scalable:
+            return None
+        return [0, 0, inner_channel(t), 0] if role == "main" else [0, 0, inner_channel(t)]
+
+    def vector_sizes(self, k, t, role):
+        if role == "main":
+            return [1, self.width(k, t), channel_vector(t), k.main_operand_shapes[1][0]]
+        return [1, self.width(k, t), channel_vector(t)]
 
 
 class Matmul(Schedule):
     """An MxN register block of accumulators; K steps one at a time so each step is a
-    broadcast of A times a row of B (outer-product FMAs), and the accumulators are
-    hoisted out of the K loop after bufferization."""
+    broadcast of A times a row of B (outer-product FMAs); the accumulators are hoisted
+    out of the K loop into registers."""
+
+    def rows(self, t):
+        return t.strategy.matmul_rows
+
+    def columns(self, t):
+        return channel_vector(t, t.strategy.matmul_vectors)
 
     def root_tiles(self, k, t):
-        return [t.strategy.matmul_rows, t.strategy.matmul_vectors * t.lanes]
+        return [self.rows(t), forall_channel(t, t.strategy.matmul_vectors)]
 
-    def refine_main(self, s, main, k, t):
-        s.tile(main, [0, 0, 1])
+    def inner_tiles(self, k, t, role):
+        n = inner_channel(t, t.strategy.matmul_vectors)
+        if role == "main":
+            return [0, n, 1]
+        return [0, n] if t.scalable else None
 
-    def main_vector_sizes(self, k, t):
-        return self.root_tiles(k, t) + [1]
+    def vector_sizes(self, k, t, role):
+        return [self.rows(t), self.columns(t)] + ([1] if role == "main" else [])
 
 
 class Conv2D(Schedule):
     """A general conv: like depthwise, plus a reduction over input channels in chunks.
-    The filter tile divides the filter count: the 1-D conv vectorizer cannot mask it."""
+    The filter tile divides the filter count, with fixed-width vectors even on a scalable
+    target: the 1-D conv vectorizer can mask neither filters nor scalable dimensions."""
 
     def width(self, k, t):
         return divisor_tile(k.main_operand_shapes[2][2], t.strategy.depthwise_width)
@@ -89,13 +144,17 @@ class Conv2D(Schedule):
     def root_tiles(self, k, t):
         return [1, 1, self.width(k, t), self.filters(k, t)]
 
-    def refine_main(self, s, main, k, t):
-        per_row, _ = s.tile(main, [0, 0, 0, 0, 1, 0, self.channel_chunk(k)])
-        s.annotate(s.decompose(per_row), k.part("main"))
+    def inner_tiles(self, k, t, role):
+        return [0, 0, 0, 0, 1, 0, self.channel_chunk(k)] if role == "main" else None
 
-    def main_vector_sizes(self, k, t):
-        kernel_width = k.main_operand_shapes[1][1]
-        return [1, self.width(k, t), self.filters(k, t), kernel_width, self.channel_chunk(k)]
+    def decomposes(self):
+        return True
+
+    def vector_sizes(self, k, t, role):
+        if role == "main":
+            return [1, self.width(k, t), self.filters(k, t), k.main_operand_shapes[1][1],
+                    self.channel_chunk(k)]
+        return [1, 1, self.width(k, t), self.filters(k, t)]
 
 
 class Conv1D(Conv2D):
@@ -108,17 +167,23 @@ class Conv1D(Conv2D):
     def root_tiles(self, k, t):
         return [1, self.width(k, t), self.filters(k, t)]
 
-    def refine_main(self, s, main, k, t):
-        s.tile(main, [0, 0, 0, 0, self.channel_chunk(k)])
+    def inner_tiles(self, k, t, role):
+        return [0, 0, 0, 0, self.channel_chunk(k)] if role == "main" else None
 
-    def main_vector_sizes(self, k, t):
-        return [1, self.width(k, t), self.filters(k, t), k.main_operand_shapes[1][0],
-                self.channel_chunk(k)]
+    def decomposes(self):
+        return False
+
+    def vector_sizes(self, k, t, role):
+        if role == "main":
+            return [1, self.width(k, t), self.filters(k, t), k.main_operand_shapes[1][0],
+                    self.channel_chunk(k)]
+        return [1, self.width(k, t), self.filters(k, t)]
 
 
 class Pool2D(Depthwise2D):
     """Pooling decomposes and vectorizes like a depthwise conv (its window is the kernel),
-    but the pooling vectorizer cannot mask channels: the channel tile divides C."""
+    but the pooling vectorizer masks neither channels nor scalable dimensions: the channel
+    tile divides C and vectors are fixed-width."""
 
     def channels(self, k, t):
         return divisor_tile(k.main_operand_shapes[0][-1], t.lanes)
@@ -126,21 +191,28 @@ class Pool2D(Depthwise2D):
     def root_tiles(self, k, t):
         return [1, 1, self.width(k, t), self.channels(k, t)]
 
-    def main_vector_sizes(self, k, t):
-        return [1, self.width(k, t), self.channels(k, t), k.main_operand_shapes[1][1]]
+    def inner_tiles(self, k, t, role):
+        return [0, 0, 0, 0, 1, 0] if role == "main" else None
 
 
 class Elementwise(Schedule):
     """Channel vectors over a few rows; the ragged edges are masked."""
 
-    def root_tiles(self, k, t):
-        shape = k.root_shape
-        rows = min(shape[-2], 8) if len(shape) >= 2 else 0
-        return [1] * (len(shape) - 2) + [rows, t.lanes] if len(shape) >= 2 else [t.lanes]
+    def rows(self, k):
+        return min(k.root_shape[-2], 8) if len(k.root_shape) >= 2 else 0
 
-    def main_vector_sizes(self, k, t):
+    def leading(self, k):
+        return [1] * max(len(k.root_shape) - 2, 0) + ([self.rows(k)] if len(k.root_shape) >= 2 else [])
+
+    def root_tiles(self, k, t):
+        return self.leading(k) + [forall_channel(t)]
+
+    def inner_tiles(self, k, t, role):
+        return [0] * len(self.leading(k)) + [inner_channel(t)] if t.scalable else None
+
+    def vector_sizes(self, k, t, role):
         # The main op of an elementwise chain (e.g. a batch norm) is elementwise too.
-        return self.root_vector_sizes(k, t)
+        return self.leading(k) + [channel_vector(t)]
 
 
 SCHEDULES: dict[str, Schedule] = {

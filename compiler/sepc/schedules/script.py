@@ -4,6 +4,11 @@ from __future__ import annotations
 ANY = "!transform.any_op"
 
 
+def sizes_text(sizes) -> str:
+    """`[1, 8, [4], 3]`: scalable sizes print themselves as `[n]`."""
+    return "[" + ", ".join(str(size) for size in sizes) + "]"
+
+
 class Script:
     """Accumulates the body of `@__transform_main`; each step returns the handle it made."""
 
@@ -38,7 +43,7 @@ class Script:
         base = self.fresh()
         results = ", ".join([ANY] * (loops + 1))
         self.emit(f"{tiled}, {base}:{loops} = transform.structured.tile_using_for {handle} "
-                  f"tile_sizes {sizes} : ({ANY}) -> ({results})")
+                  f"tile_sizes {sizes_text(sizes)} : ({ANY}) -> ({results})")
         return tiled, [f"{base}#{i}" for i in range(loops)]
 
     def tile_forall(self, handle: str, sizes: list[int]) -> tuple[str, str]:
@@ -46,7 +51,7 @@ class Script:
         destination (its bias/zero init) fuse in through the shared output."""
         tiled, loop = self.fresh(), self.fresh()
         self.emit(f"{tiled}, {loop} = transform.structured.tile_using_forall {handle} "
-                  f"tile_sizes {sizes} : ({ANY}) -> ({ANY}, {ANY})")
+                  f"tile_sizes {sizes_text(sizes)} : ({ANY}) -> ({ANY}, {ANY})")
         return tiled, loop
 
     def fuse_into(self, producer: str, loop: str) -> tuple[str, str]:
@@ -66,7 +71,7 @@ class Script:
         self.emit(f'transform.annotate {handle} "sep.part" = {p} : {ANY}, !transform.any_param')
 
     def vectorize(self, handle: str, sizes: list[int]) -> None:
-        self.emit(f"transform.structured.vectorize {handle} vector_sizes {sizes} : {ANY}")
+        self.emit(f"transform.structured.vectorize {handle} vector_sizes {sizes_text(sizes)} : {ANY}")
 
     def cleanup(self) -> None:
         """Canonicalize in its own apply_patterns: mixing it with lowering patterns can loop."""
