@@ -58,6 +58,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,
            vector_dialect_options="enable-arm-neon=true",
            strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
+    # Vector-length agnostic: vectors are vscale x 128 bits, one binary for every SVE core.
+    Target("arm-sve", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon,+sve", 128, 32,
+           scalable=True, vector_dialect_options="enable-arm-sve=true",
+           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
 ]}
 
 

@@ -47,7 +47,7 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
             sizes = (schedule.vector_sizes(k, target, role)
                      if role in ("main", "init", "epilogue") else None)
             if sizes is not None:
-                s.vectorize(s.match_part(k.part(role)), sizes)
+                s.vectorize(s.match_part(k.part(role)), sizes, schedule.named_contraction(role))
     # Masked transfers become transfer ops with a mask operand: a vector.mask region
     # around a tensor write cannot bufferize unless it happens to be in place.
     f = s.match_op("func.func")

@@ -57,6 +57,10 @@ class Schedule(ABC):
     def vector_sizes(self, k: Kernel, t: Target, role: str) -> list | None:
         """Vector sizes for the op in `role`, or None to leave it unvectorized."""
 
+    def named_contraction(self, role: str) -> bool:
+        """Vectorize `role` to vector.contract rather than mul/add with broadcast reads."""
+        return False
+
 
 class Depthwise2D(Schedule):
     """Rows of Wt output pixels x one channel vector; KH is a loop and the 1-D conv that
@@ -125,6 +129,11 @@ class Matmul(Schedule):
 
     def vector_sizes(self, k, t, role):
         return [self.rows(t), self.columns(t)] + ([1] if role == "main" else [])
+
+    def named_contraction(self, role):
+        # Folding the unit-K contraction to mul/add reads A through a transposing
+        # broadcast, which cannot be lowered for scalable vectors.
+        return role == "main"
 
 
 class Conv2D(Schedule):

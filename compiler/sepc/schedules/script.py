@@ -70,8 +70,10 @@ class Script:
         self.emit(f'{p} = transform.param.constant "{part}" -> !transform.any_param')
         self.emit(f'transform.annotate {handle} "sep.part" = {p} : {ANY}, !transform.any_param')
 
-    def vectorize(self, handle: str, sizes: list[int]) -> None:
-        self.emit(f"transform.structured.vectorize {handle} vector_sizes {sizes_text(sizes)} : {ANY}")
+    def vectorize(self, handle: str, sizes: list, named_contraction: bool = False) -> None:
+        options = " {create_named_contraction}" if named_contraction else ""
+        self.emit(f"transform.structured.vectorize {handle} vector_sizes {sizes_text(sizes)}"
+                  f"{options} : {ANY}")
 
     def cleanup(self) -> None:
         """Canonicalize in its own apply_patterns: mixing it with lowering patterns can loop."""
