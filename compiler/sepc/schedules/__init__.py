@@ -29,12 +29,30 @@ def tiling_script(module: ir.Module, target: Target) -> str:
             fused[role], loop = s.fuse_into(s.match_part(k.part(role)), loop)
         for role, handle in fused.items():
             tiles = schedule.inner_tiles(k, target, role)
+            loops = []
             if tiles:
-                handle, _ = s.tile(handle, tiles)
-            if role == "main" and schedule.decomposes():
-                s.annotate(s.decompose(handle), k.part("main"))
+                handle, loops = s.tile(handle, tiles)
+            if role != "main":
+                continue
+            if schedule.peels(k, target):
+                full, rest = s.peel(loops[0])
+                finish_main(s, schedule, k, s.match_part_in(k.part("main"), full), FULL_TILES)
+                finish_main(s, schedule, k, s.match_part_in(k.part("main"), rest), "main")
+            else:
+                finish_main(s, schedule, k, handle, "main")
     s.cleanup()
     return s.text()
+
+
+# The part name of a main op whose tile is known to be full (a peeled loop's main steps).
+FULL_TILES = "main_full"
+
+
+def finish_main(s: Script, schedule, k: Kernel, handle: str, part: str) -> None:
+    if schedule.decomposes():
+        handle = s.decompose(handle)
+    if schedule.decomposes() or part != "main":
+        s.annotate(handle, k.part(part))
 
 
 def vectorization_script(kernels: list[Kernel], target: Target) -> str:
@@ -43,6 +61,9 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
     s = Script()
     for k in scheduled(kernels):
         schedule = SCHEDULES[k.kind]
+        if schedule.peels(k, target):
+            s.vectorize(s.match_part(k.part(FULL_TILES)), schedule.vector_sizes(k, target, "main"),
+                        schedule.named_contraction("main"), full_tiles=True)
         for role in k.roles:
             sizes = (schedule.vector_sizes(k, target, role)
                      if role in ("main", "init", "epilogue") else None)

@@ -49,6 +49,14 @@ class Schedule(ABC):
     def inner_tiles(self, k: Kernel, t: Target, role: str) -> list | None:
         return None
 
+    def peels(self, k: Kernel, t: Target) -> bool:
+        """Whether the main op's scalable channel loop is peeled. Its full steps then need
+        no masks, so their accumulators stay in registers across the reduction (masked
+        transfers are not hoisted); only the last step is masked. Only for kinds whose
+        other tile sizes divide their dimensions: the full steps are vectorized assuming
+        every dynamic size equals its vector size."""
+        return False
+
     def decomposes(self) -> bool:
         """Whether the main op is a 2-D window op to decompose into 1-D after tiling."""
         return False
@@ -83,6 +91,9 @@ class Depthwise2D(Schedule):
     def decomposes(self):
         return True
 
+    def peels(self, k, t):
+        return t.scalable
+
     def vector_sizes(self, k, t, role):
         if role == "main":
             return [1, self.width(k, t), self.channels(k, t), k.main_operand_shapes[1][1]]
@@ -101,6 +112,9 @@ class Depthwise1D(Schedule):
             return None
         return [0, 0, inner_channel(t), 0] if role == "main" else [0, 0, inner_channel(t)]
 
+    def peels(self, k, t):
+        return t.scalable
+
     def vector_sizes(self, k, t, role):
         if role == "main":
             return [1, self.width(k, t), channel_vector(t), k.main_operand_shapes[1][0]]
@@ -112,14 +126,21 @@ class Matmul(Schedule):
     broadcast of A times a row of B (outer-product FMAs); the accumulators are hoisted
     out of the K loop into registers."""
 
-    def rows(self, t):
-        return t.strategy.matmul_rows
+    def rows(self, k, t):
+        """A row tile that divides M when one close to the strategy's exists (no ragged
+        last tile), else the strategy's rows with the last tile masked."""
+        preferred = t.strategy.matmul_rows
+        dividing = divisor_tile(k.main_operand_shapes[0][0], preferred)
+        return dividing if 2 * dividing > preferred else preferred
 
     def columns(self, t):
         return channel_vector(t, t.strategy.matmul_vectors)
 
     def root_tiles(self, k, t):
-        return [self.rows(t), forall_channel(t, t.strategy.matmul_vectors)]
+        return [self.rows(k, t), forall_channel(t, t.strategy.matmul_vectors)]
+
+    def peels(self, k, t):
+        return t.scalable and k.main_operand_shapes[0][0] % self.rows(k, t) == 0
 
     def inner_tiles(self, k, t, role):
         n = inner_channel(t, t.strategy.matmul_vectors)
@@ -128,7 +149,7 @@ class Matmul(Schedule):
         return [0, n] if t.scalable else None
 
     def vector_sizes(self, k, t, role):
-        return [self.rows(t), self.columns(t)] + ([1] if role == "main" else [])
+        return [self.rows(k, t), self.columns(t)] + ([1] if role == "main" else [])
 
     def named_contraction(self, role):
         # Folding the unit-K contraction to mul/add reads A through a transposing
@@ -202,6 +223,9 @@ class Pool2D(Depthwise2D):
 
     def inner_tiles(self, k, t, role):
         return [0, 0, 0, 0, 1, 0] if role == "main" else None
+
+    def peels(self, k, t):
+        return False
 
 
 class Elementwise(Schedule):

@@ -46,6 +46,20 @@ class Script:
                   f"tile_sizes {sizes_text(sizes)} : ({ANY}) -> ({results})")
         return tiled, [f"{base}#{i}" for i in range(loops)]
 
+    def match_part_in(self, part: str, container: str) -> str:
+        h = self.fresh()
+        self.emit(f'{h} = transform.structured.match attributes{{sep.part = "{part}"}} '
+                  f"in {container} : ({ANY}) -> {ANY}")
+        return h
+
+    def peel(self, loop: str) -> tuple[str, str]:
+        """Split a loop into full steps and a remainder: (main loop, remainder loop)."""
+        cast, main, rest = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f'{cast} = transform.cast {loop} : {ANY} to !transform.op<"scf.for">')
+        self.emit(f'{main}, {rest} = transform.loop.peel {cast} : '
+                  f'(!transform.op<"scf.for">) -> ({ANY}, {ANY})')
+        return main, rest
+
     def tile_forall(self, handle: str, sizes: list[int]) -> tuple[str, str]:
         """tile_using_forall; unlike a loop nest, a forall lets producers of the root's
         destination (its bias/zero init) fuse in through the shared output."""
@@ -70,8 +84,11 @@ class Script:
         self.emit(f'{p} = transform.param.constant "{part}" -> !transform.any_param')
         self.emit(f'transform.annotate {handle} "sep.part" = {p} : {ANY}, !transform.any_param')
 
-    def vectorize(self, handle: str, sizes: list, named_contraction: bool = False) -> None:
-        options = " {create_named_contraction}" if named_contraction else ""
+    def vectorize(self, handle: str, sizes: list, named_contraction: bool = False,
+                  full_tiles: bool = False) -> None:
+        flags = (["create_named_contraction"] if named_contraction else []) + \
+                (["assume_dynamic_dims_match_vec_sizes"] if full_tiles else [])
+        options = f" {{{', '.join(flags)}}}" if flags else ""
         self.emit(f"transform.structured.vectorize {handle} vector_sizes {sizes_text(sizes)}"
                   f"{options} : {ANY}")
 
