@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, bufferization, func, linalg, math, tensor
+from mlir.dialects import arith, bufferization, func, linalg, tensor
 
+from . import elementary
 from .fold_batch_norm import batch_norm_affine
 from .ir_util import (constant_array, int_array, is_zero_constant, layer_name, shape_of,
                       string_attr, tensor_constant, walk_ops)
@@ -77,13 +78,8 @@ def hard_swish(x):
     return arith.mulf(arith.mulf(x, relu6(arith.addf(x, f32_const(3.0)))), f32_const(1.0 / 6.0))
 
 
-def sigmoid(x):
-    exp_neg = math.exp(arith.negf(x))
-    return arith.divf(f32_const(1.0), arith.addf(f32_const(1.0), exp_neg))
-
-
 ELEMENTWISE_ACTIVATIONS = {"relu": relu, "relu6": relu6, "hard_swish": hard_swish,
-                           "sigmoid": sigmoid, "tanh": math.tanh}
+                           "sigmoid": elementary.sigmoid, "tanh": elementary.tanh}
 
 
 # --- the per-layer builder ----------------------------------------------------------------
@@ -213,7 +209,7 @@ def softmax(x: ir.Value, init: ir.Value, layer: str) -> ir.Value:
     def row_max(v, acc):
         return arith.maximumf(v, acc)
 
-    exps = elementwise([x, row_max], empty(shape), lambda v, mx: math.exp(arith.subf(v, mx)),
+    exps = elementwise([x, row_max], empty(shape), lambda v, mx: elementary.exp(arith.subf(v, mx)),
                        [full, reduced_map])
     zero = linalg.fill(f32_const(0.0), outs=[empty(shape[:-1])])
 
