@@ -74,6 +74,8 @@ def host_target_name() -> str:
             return "x86-avx512"
         if {"avx2", "fma"} <= flags:
             return "x86-avx2"
+    if machine in ("aarch64", "arm64"):
+        return "arm-sve" if "sve" in cpu_flags() else "arm-neon"
     raise UserError(f"--target host: no target row fits this machine ({machine}); "
                     f"name one of {', '.join(sorted(TARGETS))}")
 
@@ -82,7 +84,7 @@ def cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
+                if line.startswith(("flags", "Features")):  # x86 / aarch64 spelling
                     return set(line.split(":", 1)[1].split())
     except OSError:
         pass
