@@ -503,7 +503,40 @@ def test_run_manifest_refuses_output_names_that_leave_the_output_folder(tiny, tm
         run_manifest(tiny, {"x": save(tmp_path / "x.npy", x_input())}, str(tmp_path), None)
 
 
-def test_run_manifest_says_foreign_libraries_are_not_supported_yet(tiny, tmp_path):
+def test_run_manifest_says_foreign_libraries_run_under_qemu(tiny, tmp_path):
+    """A library built for another architecture runs under an emulator: qemu-aarch64 for
+    aarch64 libraries, none for other architectures. This manifest only relabels the
+    host's library, so the emulated run fails: the UserError names the manifest and says
+    that the run under qemu failed, and why."""
+    import re
+
+    inputs = {"x": save(tmp_path / "x.npy", x_input())}
+    out = tmp_path / "out"
+    manifest, library = re.escape(tiny), re.escape(str(Path(tiny).with_suffix(".so")))
+
+    # No emulator for this architecture on any host.
+    edit_manifest(tiny, arch="riscv64")
+    with pytest.raises(UserError, match=rf"^{manifest}: no emulator for riscv64 libraries "
+                                        rf"on {HOST}$") as caught:
+        run_manifest(tiny, inputs, str(out), 256)
+    assert caught.value.exit_code == 2
+
     edit_manifest(tiny, arch=FOREIGN)
-    with pytest.raises(UserError, match=f"built for {FOREIGN}.*qemu is not supported yet"):
-        run_manifest(tiny, {"x": save(tmp_path / "x.npy", x_input())}, str(tmp_path), 256)
+    if FOREIGN == "aarch64":
+        # qemu-aarch64 starts the harness, which cannot load a host library.
+        with pytest.raises(UserError, match=rf"^{manifest}: {library} under qemu-aarch64 failed "
+                                            rf"\(exit [1-9][0-9]*\): sepc_harness: dlopen: ") as caught:
+            run_manifest(tiny, inputs, str(out), 256)
+        assert caught.value.exit_code == 2
+        # A missing library is reported as such, before qemu runs.
+        os.remove(Path(tiny).with_suffix(".so"))
+        with pytest.raises(UserError, match=rf"^{manifest}: {library}: the manifest's library "
+                                            rf"is missing$") as caught:
+            run_manifest(tiny, inputs, str(out), 256)
+        assert caught.value.exit_code == 2
+    else:  # on an aarch64 machine the foreign libraries are x86_64 ones: no emulator
+        with pytest.raises(UserError, match=rf"^{manifest}: no emulator for {FOREIGN} libraries "
+                                            rf"on {HOST}$") as caught:
+            run_manifest(tiny, inputs, str(out), 256)
+        assert caught.value.exit_code == 2
+    assert not out.exists()

@@ -15,8 +15,8 @@ LN2_LO = -2.12194440e-4
 EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
             1.6666665459e-1, 5.0000001201e-1)
 # Below this exp(x) is under the smallest normal float (2^-126), where 2^n stops being
-# representable as a biased exponent; above, it overflows.
-EXP_MIN, EXP_MAX = -87.3, 88.7
+# representable as a biased exponent; above ln(FLT_MAX) it overflows (n would be 128).
+EXP_MIN, EXP_MAX = -87.3, 88.37
 
 
 def f32c(value: float) -> ir.Value:

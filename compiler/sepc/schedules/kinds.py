@@ -127,11 +127,13 @@ class Matmul(Schedule):
     out of the K loop into registers."""
 
     def rows(self, k, t):
-        """A row tile that divides M when one close to the strategy's exists (no ragged
-        last tile), else the strategy's rows with the last tile masked."""
+        """A row tile that divides M when one of at least half the strategy's rows exists
+        (no ragged last tile), else the strategy's rows with the last tile masked. Never
+        more than the strategy's rows: the accumulators must fit the register file."""
         preferred = t.strategy.matmul_rows
-        dividing = divisor_tile(k.main_operand_shapes[0][0], preferred)
-        return dividing if 2 * dividing > preferred else preferred
+        m = k.main_operand_shapes[0][0]
+        dividing = max(d for d in range(1, min(m, preferred) + 1) if m % d == 0)
+        return dividing if 2 * dividing >= preferred else preferred
 
     def columns(self, t):
         return channel_vector(t, t.strategy.matmul_vectors)

@@ -37,7 +37,9 @@ def no_vectorization():
 
 def no_depthwise_decomposition():
     from sepc.schedules import kinds
-    kinds.Depthwise2D.refine_main = lambda self, s, main, k, t: None
+    if not hasattr(kinds.Depthwise2D, "decomposes"):
+        raise AttributeError("inject_fault.py: Depthwise2D.decomposes is gone; update no-decompose")
+    kinds.Depthwise2D.decomposes = lambda self: False
 
 
 def same_padding_before():
@@ -63,6 +65,30 @@ def strides_reversed():
                                       if name in ("strides", "dilations") else original(op, name))
 
 
+def matmul_as_mul_add():
+    from sepc.schedules import kinds
+    kinds.Matmul.named_contraction = lambda self, role: False
+
+
+def ragged_matmul_rows():
+    from sepc.schedules import kinds
+    kinds.Matmul.rows = lambda self, k, t: t.strategy.matmul_rows
+
+
+def libm_exp():
+    from mlir.dialects import math
+    from sepc.passes import elementary
+    from sepc.passes import lower_to_linalg as l2l
+    elementary.exp = math.exp
+    l2l.ELEMENTWISE_ACTIVATIONS["tanh"] = math.tanh
+
+
+def no_peeling():
+    from sepc.schedules import kinds
+    for schedule in kinds.SCHEDULES.values():
+        type(schedule).peels = lambda self, k, t: False
+
+
 FAULTS = {
     "no-fold": lambda: no_pass("fold-batch-norm"),
     "no-fuse": lambda: no_pass("fuse-activation"),
@@ -74,6 +100,10 @@ FAULTS = {
     "same-pad-before": same_padding_before,
     "exit1": user_errors_exit_1,
     "swap-strides": strides_reversed,
+    "mulf-matmul": matmul_as_mul_add,
+    "ragged-rows": ragged_matmul_rows,
+    "libm-exp": libm_exp,
+    "no-peel": no_peeling,
 }
 
 if __name__ == "__main__":
