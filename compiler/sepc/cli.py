@@ -28,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--random-weights", type=int, metavar="SEED")
     c.add_argument("--schedule", default="auto", choices=SCHEDULES,
                    help="'none' lowers without tiling or vectorization (a baseline)")
+    c.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="threads one call uses by default (x86 targets; the runtime can change it)")
 
     r = sub.add_parser("run", help="run a compiled model on .npy inputs")
     r.add_argument("manifest")
@@ -46,7 +48,8 @@ def command_compile(args) -> None:
     if args.emit:
         sys.stdout.write(emit(args.model, args.emit, args.target, args.random_weights, args.schedule))
     else:
-        compile_file(args.model, args.target, args.out_dir, args.random_weights, args.schedule)
+        compile_file(args.model, args.target, args.out_dir, args.random_weights, args.schedule,
+                     args.threads)
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, str]:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from mlir import ir
 
-from .artifacts import write_artifacts
+from .artifacts import entry_symbol, write_artifacts
 from .dialects import make_context
 from .errors import UserError
 from .frontend.emit_sep import emit_module
+from .passes.add_thread_control import setter_symbol
 from .frontend.graph import Graph
 from .frontend.model_json import load_model
 from .pipeline import STAGE_NAMES, Compilation, run_until
@@ -73,9 +74,15 @@ def emit(model_path: str, stage: str, target: str = "host", random_weights: int 
 
 
 def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
-                 random_weights: int | None = None, schedule: str = "auto") -> str:
-    """Compile model.json into out_dir; returns the manifest's path."""
+                 random_weights: int | None = None, schedule: str = "auto",
+                 threads: int = 1) -> str:
+    """Compile model.json into out_dir; returns the manifest's path. `threads` is how many
+    threads a call uses by default (the runtime may ask for another count per model)."""
     tgt = check_options(target, schedule)
+    if not isinstance(threads, int) or threads < 1:
+        raise UserError(f"--threads: expected a positive integer, got {threads}")
+    if threads > 1 and not tgt.openmp:
+        raise UserError(f"--threads {threads}: target {tgt.name} builds single-threaded libraries")
     graph = load_model(model_path, random_weights)
     with make_context(), ir.Location.unknown():
         c = lower(graph, tgt, "llvm", schedule)
@@ -89,7 +96,8 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
             return write_artifacts(
                 out_dir, graph.name, str(lib),
                 {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,
-                 "arch": tgt.arch, "threads": 1, "schedule": schedule,
-                 "compiler": {"mlir": MLIR_VERSION}},
+                 "arch": tgt.arch, "threads": threads, "schedule": schedule,
+                 "compiler": {"mlir": MLIR_VERSION}}
+                | ({"thread_control": setter_symbol(entry_symbol(graph.name))} if tgt.openmp else {}),
                 [(spec.name, spec.shape) for spec in graph.inputs],
                 [(name, graph.shape_of(name)) for name in graph.outputs])

@@ -63,20 +63,30 @@ GRAPH_PASSES = ("split-separable", "fold-batch-norm", "fuse-activation", "verify
 BUFFERIZE = ("eliminate-empty-tensors,"
              "one-shot-bufferize{bufferize-function-boundaries "
              "function-boundary-type-conversion=identity-layout-map},canonicalize")
-DEALLOCATE = "buffer-deallocation-pipeline,func.func(scf-forall-to-for),cse,canonicalize"
+
+
+def deallocate(target: Target) -> str:
+    """Frees, and the tile loops: parallel (OpenMP) where the target has it, else serial."""
+    tile_loops = "scf-forall-to-parallel" if target.openmp else "scf-forall-to-for"
+    return f"buffer-deallocation-pipeline,func.func({tile_loops}),cse,canonicalize"
 
 
 def to_llvm(target: Target) -> str:
     vector_options = "{" + target.vector_dialect_options + "}" if target.vector_dialect_options else ""
     return ("func.func(convert-linalg-to-loops),"
             "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
+            # convert-scf-to-openmp wraps loop bodies in memref.alloca_scope, which must be
+            # inlined (canonicalize does, as no body allocates) before scf becomes cf blocks.
+            + ("convert-scf-to-openmp,canonicalize," if target.openmp else "") +
             # No convert-math-to-libm: its scalar calls cover only the first 128 bits of a
             # scalable vector. The math ops left (floor, absf) are single instructions.
             "convert-scf-to-cf,"
             f"convert-vector-to-llvm{vector_options},finalize-memref-to-llvm,"
             "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
             "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
-            "convert-ub-to-llvm,reconcile-unrealized-casts")
+            "convert-ub-to-llvm,"
+            + ("convert-openmp-to-llvm," if target.openmp else "") +
+            "reconcile-unrealized-casts")
 
 
 def remember_kernels(c: Compilation) -> str:
@@ -90,10 +100,12 @@ def stages(target: Target) -> list[Stage]:
         Stage("linalg", (passes("lower-to-linalg"), mlir("canonicalize,cse"))),
         Stage("tiled", (transform(remember_kernels),)),
         Stage("vector", (transform(lambda c: vectorization_script(c.kernels, c.target)),)),
-        Stage("llvm", (mlir(BUFFERIZE), passes("drop-output-results"), mlir(DEALLOCATE),
+        Stage("llvm", (mlir(BUFFERIZE), passes("drop-output-results"), mlir(deallocate(target)),
                        passes("memref-copy-to-linalg", "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
-                       extract_weights(), mlir(to_llvm(target)))),
+                       extract_weights(),
+                       *([passes("add-thread-control")] if target.openmp else []),
+                       mlir(to_llvm(target)))),
     ]
 
 

@@ -37,6 +37,7 @@ class Target:
     registers: int
     scalable: bool = False
     vector_dialect_options: str = ""   # extra convert-vector-to-llvm options
+    openmp: bool = False      # tiles run as OpenMP parallel loops (needs the target's libomp)
     strategy: Strategy = field(default_factory=Strategy)
 
     @property
@@ -48,11 +49,11 @@ class Target:
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("x86-avx512", "x86_64-unknown-linux-gnu", "x86_64", "skylake-avx512",
            "+avx512f,+avx512dq,+avx512bw,+avx512vl,+fma", 512, 32,
-           vector_dialect_options="enable-x86vector=true",
+           vector_dialect_options="enable-x86vector=true", openmp=True,
            strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
     Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
            "+avx2,+fma", 256, 16,
-           vector_dialect_options="enable-x86vector=true",
+           vector_dialect_options="enable-x86vector=true", openmp=True,
            strategy=Strategy(depthwise_width=6, matmul_rows=6, matmul_vectors=2)),
     # 32 q-registers: 8 x 2 accumulators plus operands for the pointwise micro-kernel.
     Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,

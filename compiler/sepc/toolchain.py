@@ -52,6 +52,21 @@ LINKERS = {
 }
 
 
+# The OpenMP runtime a parallel library links against (LLVM's: the generated calls are
+# __kmpc_*, which GCC's libgomp does not provide), per architecture.
+OPENMP_RUNTIMES = {"x86_64": ("/usr/lib/x86_64-linux-gnu/libomp.so.5", "libomp-dev")}
+
+
+def openmp_runtime(target: Target) -> list[str]:
+    if not target.openmp:
+        return []
+    path, package = OPENMP_RUNTIMES[target.arch]
+    if not Path(path).exists():
+        raise UserError(f"sepc: {target.name} runs tiles on OpenMP threads and needs LLVM's "
+                        f"OpenMP runtime: install the Debian package {package}")
+    return [path]
+
+
 def linker(target: Target) -> str:
     candidates, package = LINKERS[target.arch]
     for name in candidates:
@@ -83,7 +98,8 @@ def assemble(source: Path, out: Path, target: Target) -> None:
 
 
 def link_shared(objects: list[Path], out: Path, target: Target) -> None:
-    done = subprocess.run([linker(target), "-shared", "-o", str(out), *map(str, objects), "-lm"],
+    done = subprocess.run([linker(target), "-shared", "-o", str(out), *map(str, objects),
+                           *openmp_runtime(target), "-lm"],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise InternalError(f"linking {out.name} failed: {done.stderr.strip()[-2000:]}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from .library import load_entry
+from .library import load_entry, load_thread_control
 from .manifest import (LoadError, Manifest, TensorSpec, host_arch, is_native, parse_manifest,
                        read_manifest)
 from .model import Model
@@ -32,7 +32,8 @@ def load(path: str | os.PathLike[str], threads: int | None = None) -> Model:
     if manifest.arch != host_arch():
         raise LoadError(f"{manifest.path}: the library is built for {manifest.arch}, but this "
                         f"machine is {host_arch()}")
-    return Model(manifest, load_entry(manifest), threads)
+    entry = load_entry(manifest)
+    return Model(manifest, entry, threads, load_thread_control(manifest))
 
 
 def _threads_to_use(threads: int | None, manifest: Manifest) -> int:
@@ -40,9 +41,10 @@ def _threads_to_use(threads: int | None, manifest: Manifest) -> int:
         return manifest.threads
     if not isinstance(threads, int) or isinstance(threads, bool):
         raise TypeError(f"threads: expected an integer, got {type(threads).__name__}")
-    # The libraries run single-threaded for now: the only choices are the thread count they
-    # were built for and 1.
-    if threads not in (1, manifest.threads):
+    if threads < 1:
+        raise ValueError(f"threads={threads}: expected at least 1")
+    # A parallel build takes any thread count; a serial one, 1 or what it was built for.
+    if "thread_control" not in manifest.fields and threads not in (1, manifest.threads):
         allowed = "1" if manifest.threads == 1 else f"1 or {manifest.threads}"
         raise ValueError(f"threads={threads}: the library of model '{manifest.name}' was built "
                          f"for {manifest.threads} thread(s) and can use {allowed}")

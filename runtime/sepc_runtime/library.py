@@ -55,6 +55,22 @@ def load_entry(manifest: Manifest) -> ctypes._CFuncPtr:
     return entry
 
 
+def load_thread_control(manifest: Manifest) -> ctypes._CFuncPtr | None:
+    """`void set_threads(int32_t)` of a library whose manifest names one (parallel builds):
+    it sets the thread count of the calling thread's next calls. None for serial builds."""
+    name = manifest.fields.get("thread_control")
+    if name is None:
+        return None
+    handle = _loaded[manifest.library_sha256]  # load_entry verified and loaded it
+    try:
+        setter = handle[name]
+    except AttributeError:
+        raise LoadError(f"{manifest.library_path}: no thread control '{name}'") from None
+    setter.argtypes = [ctypes.c_int32]
+    setter.restype = None
+    return setter
+
+
 def elf_arch(image: bytes) -> str | None:
     """The architecture an ELF image was built for (or "ELF machine N"); None if not ELF."""
     if len(image) < 20 or image[:4] != b"\x7fELF":

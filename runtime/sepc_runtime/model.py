@@ -15,11 +15,12 @@ from .manifest import Manifest, TensorSpec
 
 
 class Model:
-    def __init__(self, manifest: Manifest, entry: Any, threads: int):
+    def __init__(self, manifest: Manifest, entry: Any, threads: int, set_threads: Any = None):
         self.manifest = manifest
         self.name = manifest.name
         self.threads = threads
         self._entry = entry
+        self._set_threads = set_threads
         self._inputs = manifest.inputs
         self._outputs = manifest.outputs
         self._dtypes = {spec.dtype: np.dtype(spec.dtype)
@@ -67,6 +68,10 @@ class Model:
             out_arrays = [np.empty(s.shape, self._dtypes[s.dtype]) for s in self._outputs]
         else:
             self._check_out(arrays, out_arrays)
+        if self._set_threads is not None:
+            # Per calling thread (an OpenMP control variable of this thread): concurrent
+            # callers with different counts do not interfere.
+            self._set_threads(self.threads)
         self._entry(*(a.ctypes.data for a in arrays), *(a.ctypes.data for a in out_arrays))
         return list(out_arrays)
 

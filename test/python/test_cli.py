@@ -129,3 +129,39 @@ def test_run_rejects_an_input_of_the_wrong_shape(tmp_path):
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((1, 8, 8, 15), np.float32))
     assert_user_error(sepc("run", tmp_path / "b" / "block.json", "--input", f"x={bad}"), "x")
+
+
+def test_parallel_build_gives_the_same_results_at_any_thread_count_and_concurrently(tmp_path):
+    import threading
+
+    import sepc_runtime
+    from reference import run_reference
+    from conftest import random_inputs, random_weights
+
+    model = json.loads(json.dumps(BLOCK))
+    model["inputs"]["x"]["shape"] = [1, 24, 24, 32]
+    model["layers"][1]["filters"] = 48
+    weights, inputs = random_weights(model, 5), random_inputs(model, 6)
+    model["weights"] = "w.npz"
+    np.savez(tmp_path / "w.npz", **weights)
+    path = write_model(tmp_path, model)
+    done = sepc("compile", path, "--target", "host", "--threads", "2", "-o", tmp_path / "b")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "b" / "block.json").read_text())
+    assert manifest["threads"] == 2 and manifest["thread_control"] == "sepc_block_set_threads"
+    want = run_reference(model, weights, inputs)["pw"]
+    models = [sepc_runtime.load(tmp_path / "b" / "block.json", threads=n) for n in (1, 2, 3)]
+    assert sepc_runtime.load(tmp_path / "b" / "block.json").threads == 2
+    errors = []
+
+    def call_repeatedly(m):
+        for _ in range(5):
+            got = m(inputs["x"])
+            errors.append(float(np.abs(got - want).max()) / max(1.0, float(np.abs(want).max())))
+
+    workers = [threading.Thread(target=call_repeatedly, args=(m,)) for m in models + models[1:2]]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(errors) == 20 and max(errors) <= 1e-4
