@@ -35,8 +35,11 @@ _parser.add_argument("--repeats", type=int, default=20,
                           "exceed --block-budget-s, but at least 5)")
 _parser.add_argument("--block-budget-s", type=float, default=10.0,
                      help="time budget of one block's timed rounds per thread count (default 10)")
-_parser.add_argument("--settle-ms", type=float, default=50.0,
-                     help="untimed running of each system before each timed call (default 50)")
+_parser.add_argument("--settle-ms", type=float, default=None,
+                     help="untimed running of each system before each timed call (default 50 at "
+                          "1 thread; 300 above, longer than the 200 ms that idle libomp and "
+                          "ONNX Runtime workers keep spinning: a shorter settle times one "
+                          "system while another's workers still spin on the same cores)")
 _parser.add_argument("--blocks", default="A,B,C,D,E,F,K1D", help="comma-separated block names")
 _parser.add_argument("--systems", default=None,
                      help="comma-separated subset of sepc,pytorch,onnxruntime,iree,litert,numpy")
@@ -101,9 +104,15 @@ def scaled_error(got, want):
     return float(np.abs(np.asarray(got, np.float64) - want).max()) / max(1.0, float(np.abs(want).max()))
 
 
+def settle_ms(threads: int) -> float:
+    if ARGS.settle_ms is not None:
+        return ARGS.settle_ms
+    return 50.0 if threads == 1 else 300.0
+
+
 def settle(call):
-    """Run `call` untimed for --settle-ms (at least once); see bench/mobilenet_block.py."""
-    end = time.perf_counter() + ARGS.settle_ms / 1e3
+    """Run `call` untimed for the settle time (at least once); see bench/mobilenet_block.py."""
+    end = time.perf_counter() + settle_ms(ARGS._worker) / 1e3
     call()
     while time.perf_counter() < end:
         call()
@@ -344,7 +353,7 @@ def parent():
             result = Path(tmp) / f"threads_{threads}.json"
             command = [sys.executable, str(Path(__file__).resolve()), "--_worker", str(threads),
                        "--_result", str(result), "--work-dir", tmp, "--repeats", str(ARGS.repeats),
-                       "--block-budget-s", str(ARGS.block_budget_s), "--settle-ms", str(ARGS.settle_ms),
+                       "--block-budget-s", str(ARGS.block_budget_s), "--settle-ms", str(settle_ms(threads)),
                        "--blocks", ARGS.blocks]
             if ARGS.systems:
                 command += ["--systems", ARGS.systems]
@@ -376,7 +385,7 @@ def parent():
     if ARGS.json:
         Path(ARGS.json).write_text(json.dumps({
             "machine": platform.machine(), "cpus": os.cpu_count(), "tolerance": TOLERANCE,
-            "settle_ms": ARGS.settle_ms, "repeats_max": ARGS.repeats,
+            "settle_ms": {str(t): settle_ms(t) for t in ARGS.threads}, "repeats_max": ARGS.repeats,
             "peak_gflops_per_core": peak_core, "peak_sources": peak_sources, "bandwidth_gbs": bandwidth,
             "blocks": {b.name: {"description": b.describe(), "in_shape": b.in_shape, "out_shape": b.out_shape,
                                 "flops": b.flops, "min_bytes": b.min_bytes, "intensity": b.intensity}
