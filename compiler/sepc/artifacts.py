@@ -136,7 +136,7 @@ def render_header(name: str, manifest: dict[str, Any]) -> str:
         "#endif",
         "",
         f"void {manifest['entry']}({', '.join(args)});",
-        *([f"/* Threads the calling thread's next calls use (OpenMP; default: OMP_NUM_THREADS",
+        *(["/* Threads the calling thread's next calls use (OpenMP; default: OMP_NUM_THREADS",
            " * or all cores). Per calling thread: concurrent callers do not interfere. */",
            f"void {manifest['thread_control']}(int threads);"]
           if "thread_control" in manifest else []),

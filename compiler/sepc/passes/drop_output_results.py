@@ -6,18 +6,19 @@ from mlir import ir
 from mlir.dialects import func
 
 from ..errors import InternalError
-from .ir_util import walk_ops
+from .ir_util import defining_op, walk_ops
 from .registry import sep_pass
 
 VIEW_OPS = ("memref.expand_shape", "memref.collapse_shape", "memref.cast")
 
 
 def root_argument(value: ir.Value):
-    while isinstance(value.owner, ir.Operation) or hasattr(value.owner, "name"):
-        if value.owner.name not in VIEW_OPS:
+    """The function argument value is a view of, or None."""
+    while (owner := defining_op(value)) is not None:
+        if owner.name not in VIEW_OPS:
             return None
-        value = value.owner.operands[0]
-    return value if isinstance(value, ir.BlockArgument) else None
+        value = owner.operands[0]
+    return value
 
 
 @sep_pass("drop-output-results")

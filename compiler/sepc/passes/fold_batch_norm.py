@@ -3,7 +3,8 @@ kernel and bias of the conv or dense layer before it."""
 import numpy as np
 from mlir import ir
 
-from .ir_util import constant_array, string_attr, tensor_constant, use_count, walk_ops
+from .ir_util import (constant_array, defining_op, string_attr, tensor_constant, use_count,
+                      walk_ops)
 from .registry import sep_pass
 
 FOLDABLE_PRODUCERS = ("sep.conv2d", "sep.conv1d", "sep.depthwise_conv2d",
@@ -19,8 +20,8 @@ def batch_norm_affine(bn: ir.OpView) -> tuple[np.ndarray, np.ndarray]:
 
 
 def foldable_producer(bn: ir.OpView):
-    producer = bn.operands[0].owner
-    if not hasattr(producer, "name") or producer.name not in FOLDABLE_PRODUCERS:
+    producer = defining_op(bn.operands[0])
+    if producer is None or producer.name not in FOLDABLE_PRODUCERS:
         return None
     # The conv's own output must be used only here, and not be activated already.
     if use_count(producer.result) != 1 or string_attr(producer, "activation") != "linear":

@@ -2,7 +2,7 @@
 it, so the lowering applies it in registers before the store."""
 from mlir import ir
 
-from .ir_util import string_attr, use_count, walk_ops
+from .ir_util import defining_op, string_attr, use_count, walk_ops
 from .registry import sep_pass
 
 PRODUCERS_WITH_ACTIVATION = ("sep.conv2d", "sep.conv1d", "sep.depthwise_conv2d",
@@ -14,8 +14,8 @@ PRODUCERS_WITH_ACTIVATION = ("sep.conv2d", "sep.conv1d", "sep.depthwise_conv2d",
 def fuse_activation(module: ir.Operation) -> None:
     """Merge sep.activation into a producer whose result has no other use and no activation."""
     for act in walk_ops(module, ("sep.activation",)):
-        producer = act.operands[0].owner
-        if (not hasattr(producer, "name") or producer.name not in PRODUCERS_WITH_ACTIVATION
+        producer = defining_op(act.operands[0])
+        if (producer is None or producer.name not in PRODUCERS_WITH_ACTIVATION
                 or use_count(producer.result) != 1
                 or string_attr(producer, "activation") != "linear"):
             continue

@@ -28,11 +28,14 @@ def constant_array(value: ir.Value) -> np.ndarray:
     return np.array(ir.DenseFPElementsAttr(attr), dtype=np.float32).reshape(shape)
 
 
+def defining_op(value: ir.Value) -> ir.OpView | None:
+    """The op that produces value, or None for a block argument."""
+    return None if isinstance(value, ir.BlockArgument) else value.owner
+
+
 def is_zero_constant(value: ir.Value) -> bool:
-    owner = value.owner
-    if not isinstance(owner, ir.Operation) and not hasattr(owner, "name"):
-        return False
-    if owner.name != "arith.constant":
+    owner = defining_op(value)
+    if owner is None or owner.name != "arith.constant":
         return False
     attr = ir.DenseElementsAttr(owner.attributes["value"])
     return attr.is_splat and ir.FloatAttr(attr.get_splat_value()).value == 0.0

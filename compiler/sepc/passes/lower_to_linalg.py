@@ -326,6 +326,7 @@ def lower_add(op, b: LayerBuilder) -> ir.Value:
     inputs = list(op.operands)
     shape = shape_of(op.result)
     activation = string_attr(op, "activation")
+    body = ELEMENTWISE_ACTIVATIONS.get(activation, lambda v: v)  # softmax: applied after
 
     def total(*values):
         acc = values[0]
@@ -333,7 +334,6 @@ def lower_add(op, b: LayerBuilder) -> ir.Value:
             acc = arith.addf(acc, v)
         return body(acc)
 
-    body = ELEMENTWISE_ACTIVATIONS.get(activation, lambda v: v)
     out = elementwise(inputs, b.final_init(shape), total)
     if activation == "softmax":
         tag(out, b.layer, "main")

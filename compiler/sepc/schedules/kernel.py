@@ -24,8 +24,7 @@ class Kernel:
     @property
     def producers(self) -> list[str]:
         """Roles to fuse into the root's loops, consumer first (fusion goes up the chain)."""
-        chain = [r for r in ("main", "init") if r in self.roles and r != self.root_role]
-        return chain
+        return [r for r in ("main", "init") if r in self.roles and r != self.root_role]
 
 
 def shapes(op) -> list[list[int]]:

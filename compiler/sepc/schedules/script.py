@@ -37,10 +37,9 @@ class Script:
     def tile(self, handle: str, sizes: list[int]) -> tuple[str, list[str]]:
         """tile_using_for; returns the tiled op and the loops, outermost first."""
         loops = sum(1 for s in sizes if s)
-        tiled = self.fresh()
         if loops == 0:
             return handle, []
-        base = self.fresh()
+        tiled, base = self.fresh(), self.fresh()
         results = ", ".join([ANY] * (loops + 1))
         self.emit(f"{tiled}, {base}:{loops} = transform.structured.tile_using_for {handle} "
                   f"tile_sizes {sizes_text(sizes)} : ({ANY}) -> ({results})")
