@@ -16,7 +16,8 @@ from mlir.passmanager import PassManager
 
 from . import passes as _passes  # noqa: F401  (registers the passes)
 from .passes.registry import run_passes
-from .schedules import find_kernels, tiling_script, vector_lowering_script, vectorization_script
+from .schedules import (find_kernels, serial_loops_script, tiling_script, vector_lowering_script,
+                        vectorization_script)
 from .targets import Target
 from .weights_object import WeightBlob, externalize_weights
 
@@ -97,10 +98,12 @@ def remember_kernels(c: Compilation) -> str:
 def stages(target: Target) -> list[Stage]:
     return [
         Stage("sep", (passes(*GRAPH_PASSES),)),
-        Stage("linalg", (passes("lower-to-linalg"), mlir("canonicalize,cse"))),
+        Stage("linalg", (passes(*(("fuse-separable",) if target.strategy.fuse_separable else ()),
+                                "lower-to-linalg"), mlir("canonicalize,cse"))),
         Stage("tiled", (transform(remember_kernels),)),
         Stage("vector", (transform(lambda c: vectorization_script(c.kernels, c.target)),)),
-        Stage("llvm", (mlir(BUFFERIZE), passes("drop-output-results"), mlir(deallocate(target)),
+        Stage("llvm", (passes("fill-pad-borders"), mlir(BUFFERIZE), passes("drop-output-results"),
+                       transform(lambda c: serial_loops_script(c.target)), mlir(deallocate(target)),
                        passes("memref-copy-to-linalg", "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
                        extract_weights(),

@@ -20,10 +20,13 @@ class Strategy:
     matmul_rows, matmul_vectors: the pointwise micro-kernel is matmul_rows x
       (matmul_vectors * lanes) accumulators, sized to fit the register file with room for
       the broadcast operands.
+    fuse_separable: a depthwise conv and the 1x1 conv it feeds become one kernel
+      (passes/fuse_separable.py, schedules/separable.py).
     """
     depthwise_width: int = 8
     matmul_rows: int = 8
     matmul_vectors: int = 2
+    fuse_separable: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,13 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("x86-avx512", "x86_64-unknown-linux-gnu", "x86_64", "skylake-avx512",
            "+avx512f,+avx512dq,+avx512bw,+avx512vl,+fma", 512, 32,
            vector_dialect_options="enable-x86vector=true", openmp=True,
-           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
+           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2,
+                             fuse_separable=True)),
     Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true", openmp=True,
-           strategy=Strategy(depthwise_width=6, matmul_rows=6, matmul_vectors=2)),
+           strategy=Strategy(depthwise_width=6, matmul_rows=6, matmul_vectors=2,
+                             fuse_separable=True)),
     # 32 q-registers: 8 x 2 accumulators plus operands for the pointwise micro-kernel.
     Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,
            vector_dialect_options="enable-arm-neon=true",

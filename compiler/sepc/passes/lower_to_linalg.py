@@ -17,7 +17,8 @@ from mlir.dialects import arith, bufferization, func, linalg, tensor
 
 from . import elementary
 from .fold_batch_norm import batch_norm_affine
-from .ir_util import (constant_array, int_array, is_zero_constant, layer_name, shape_of,
+from .fuse_separable import FUSED, FUSED_PRODUCER, PANEL
+from .ir_util import (constant_array, defining_op, int_array, is_zero_constant, layer_name, shape_of,
                       string_attr, tensor_constant, walk_ops)
 from .registry import sep_pass
 
@@ -39,7 +40,7 @@ def empty(shape) -> ir.Value:
 def tag(value, layer: str, role: str, kernel: str | None = None) -> ir.Value:
     """Mark an op (or the op defining a value) as part `role` of `layer`'s chain."""
     if not isinstance(value, ir.Value):  # some builders return the op, not its result
-        value = value.result
+        value = value.results[0]
     op = value.owner
     op.attributes["sep.part"] = ir.StringAttr.get(f"{layer}:{role}")
     if kernel is not None:
@@ -86,10 +87,18 @@ ELEMENTWISE_ACTIVATIONS = {"relu": relu, "relu6": relu6, "hard_swish": hard_swis
 
 @dataclass
 class LayerBuilder:
-    """Builds one layer's chain; `dest` is the output tensor to compute into, if any."""
+    """Builds one layer's chain; `dest` is the output tensor to compute into, if any.
+
+    A layer built as the first half of another layer's kernel (the depthwise conv of a
+    fused separable kernel) tags its parts with `prefix` under that layer's name and marks
+    no kernel of its own."""
     layer: str
     dest: ir.Value | None = None
     used_dest: bool = field(default=False)
+    prefix: str = ""
+
+    def tag(self, value, role: str, kernel: str | None = None) -> ir.Value:
+        return tag(value, self.layer, self.prefix + role, None if self.prefix else kernel)
 
     def final_init(self, shape) -> ir.Value:
         """Where the chain's last op writes: the graph output if this layer is one."""
@@ -107,9 +116,9 @@ class LayerBuilder:
         """The chain's first op: the bias (or zeros) broadcast into its final buffer."""
         init = self.final_init(shape)
         if is_zero_constant(bias):
-            return tag(linalg.fill(f32_const(0.0), outs=[init]), self.layer, "init")
+            return self.tag(linalg.fill(f32_const(0.0), outs=[init]), "init")
         dims = list(range(len(shape) - 1))
-        return tag(linalg.broadcast(bias, outs=[init], dimensions=dims), self.layer, "init")
+        return self.tag(linalg.broadcast(bias, outs=[init], dimensions=dims), "init")
 
     def activate(self, value: ir.Value, activation: str, kernel: str) -> ir.Value:
         """Apply the activation in place as the chain's epilogue; return the chain's end.
@@ -129,15 +138,15 @@ class LayerBuilder:
         def out(v):
             return body(v)
 
-        return tag(out, self.layer, "epilogue", kernel)
+        return self.tag(out, "epilogue", kernel)
 
     def convolve(self, main: ir.Value, activation: str, kernel: str) -> ir.Value:
         """Tag `main` and finish the chain: the epilogue, or main itself, is the root."""
         if activation in ("linear", "softmax"):
             # Softmax is a chain of its own (reductions over the row), not an epilogue.
-            tag(main, self.layer, "main", kernel)
+            self.tag(main, "main", kernel)
             return softmax(main, main, f"{self.layer}/softmax") if activation == "softmax" else main
-        tag(main, self.layer, "main")
+        self.tag(main, "main")
         return self.activate(main, activation, kernel)
 
 
@@ -271,7 +280,57 @@ def matmul_layer(rows: ir.Value, weights: ir.Value, bias: ir.Value, activation: 
     return result if len(out_shape) == 2 else expand_from_2d(result, out_shape)
 
 
+def lower_separable(op, b: LayerBuilder) -> ir.Value:
+    """A 1x1 conv and the depthwise conv feeding it, as one kernel: the schedule tiles the
+    1x1 conv's output and computes the depthwise tile it reads inside the same tile.
+
+    The 1x1 conv is a contraction over channels on an output blocked as (..., F/16, 16),
+    with its weights packed at compile time as (F/16, C, 16): the panel of weights a
+    register block reads over the whole reduction is one contiguous stretch of memory."""
+    depthwise = defining_op(op.operands[0])
+    mid = lower_depthwise(depthwise, LayerBuilder(b.layer, prefix="dw_"))
+    depthwise.result.replace_all_uses_with(mid)
+    depthwise.erase()
+    _, kernel_value, bias = op.operands
+    kernel = constant_array(kernel_value)
+    channels, filters = kernel.shape[-2:]
+    panels = filters // PANEL
+    packed = tensor_constant(kernel.reshape(channels, panels, PANEL).transpose(1, 0, 2))
+    out_shape = shape_of(op.result)
+    rank = len(out_shape)
+    blocked = ir.RankedTensorType.get(out_shape[:-1] + [panels, PANEL], f32())
+    groups = [[d] for d in range(rank - 1)] + [[rank - 1, rank]]
+    dest = tensor.expand_shape(blocked, b.final_init(out_shape), groups, [],
+                               out_shape[:-1] + [panels, PANEL])
+    if is_zero_constant(bias):
+        init = b.tag(linalg.fill(f32_const(0.0), outs=[dest]), "init")
+    else:
+        panel_bias = tensor_constant(constant_array(bias).reshape(panels, PANEL))
+        init = b.tag(linalg.broadcast(panel_bias, outs=[dest], dimensions=list(range(rank - 1))),
+                     "init")
+    # Loop dims: the pixel dims (batch, spatial), panel, lane, then the channel reduction.
+    pixel = list(range(rank - 1))
+    panel, lane, channel = rank - 1, rank, rank + 1
+    dims = rank + 2
+
+    def affine(*positions):
+        return ir.AffineMap.get(dims, 0, [ir.AffineDimExpr.get(p) for p in positions])
+
+    maps = [affine(*pixel, channel), affine(panel, channel, lane), affine(*pixel, panel, lane)]
+    iterators = [linalg.IteratorType.parallel] * (dims - 1) + [linalg.IteratorType.reduction]
+
+    @linalg.generic([mid, packed], [init], maps, iterators)
+    def main(x, w, acc):
+        return arith.addf(acc, arith.mulf(x, w))
+
+    spatial = rank - 2
+    result = b.convolve(main, string_attr(op, "activation"), f"separable{spatial}d")
+    return tensor.collapse_shape(op.result.type, result, groups)
+
+
 def lower_conv(op, b: LayerBuilder) -> ir.Value:
+    if FUSED in op.attributes:
+        return lower_separable(op, b)
     if is_pointwise(op):
         return lower_pointwise(op, b)
     x, kernel, bias = op.operands
@@ -468,6 +527,8 @@ def lower_to_linalg(module: ir.Operation) -> None:
             first_output_of.setdefault(value, index)
         in_place = set()               # output slots whose layer computed into them
         for position, op in enumerate(walk_ops(fn.operation, tuple(LOWERINGS))):
+            if FUSED_PRODUCER in op.attributes:
+                continue              # lowered with its consumer, by lower_separable
             index = first_output_of.get(op.result)
             builder = LayerBuilder(layer_name(op, position), None if index is None else outs[index])
             with ir.InsertionPoint(op), op.location:

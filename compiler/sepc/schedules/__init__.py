@@ -12,6 +12,9 @@ from mlir import ir
 from ..targets import Target
 from .kernel import Kernel, find_kernels
 from .kinds import SCHEDULES
+from .separable import Separable
+
+SCHEDULES.update({"separable2d": Separable(2), "separable1d": Separable(1)})
 from .script import ANY, Script
 
 
@@ -27,6 +30,8 @@ def tiling_script(module: ir.Module, target: Target) -> str:
         fused = {k.root_role: root}
         for role in k.producers:
             fused[role], loop = s.fuse_into(s.match_part(k.part(role)), loop)
+        if schedule.tile_fused(s, k, target, fused):
+            continue
         for role, handle in fused.items():
             tiles = schedule.inner_tiles(k, target, role)
             loops = []
@@ -40,6 +45,13 @@ def tiling_script(module: ir.Module, target: Target) -> str:
                 finish_main(s, schedule, k, s.match_part_in(k.part("main"), rest), "main")
             else:
                 finish_main(s, schedule, k, handle, "main")
+    # A fused producer's tile of an intermediate (a depthwise tile feeding a 1x1 conv) is a
+    # slice of an empty tensor of the whole intermediate: make it an empty tensor of the
+    # tile's size, so that only the tile is ever allocated.
+    f = s.match_op("func.func")
+    s.emit(f"transform.apply_patterns to {f} {{\n"
+           "      transform.apply_patterns.tensor.fold_tensor_empty\n"
+           f"    }} : {ANY}")
     s.cleanup()
     return s.text()
 
@@ -55,6 +67,9 @@ def finish_main(s: Script, schedule, k: Kernel, handle: str, part: str) -> None:
         s.annotate(handle, k.part(part))
 
 
+VECTORIZED_ROLES = ("main", "init", "epilogue", "dw_init", "dw_main", "dw_epilogue")
+
+
 def vectorization_script(kernels: list[Kernel], target: Target) -> str:
     """Vector sizes come from the kernels as found before tiling (the tiled IR has lost
     the full shapes the sizes are derived from)."""
@@ -65,8 +80,7 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
             s.vectorize(s.match_part(k.part(FULL_TILES)), schedule.vector_sizes(k, target, "main"),
                         schedule.named_contraction("main"), full_tiles=True)
         for role in k.roles:
-            sizes = (schedule.vector_sizes(k, target, role)
-                     if role in ("main", "init", "epilogue") else None)
+            sizes = (schedule.vector_sizes(k, target, role) if role in VECTORIZED_ROLES else None)
             if sizes is not None:
                 s.vectorize(s.match_part(k.part(role)), sizes, schedule.named_contraction(role))
     # Masked transfers become transfer ops with a mask operand: a vector.mask region
@@ -93,6 +107,7 @@ def vector_lowering_script(target: Target) -> str:
     hoisted = s.fresh()
     s.emit(f"{hoisted} = transform.structured.hoist_redundant_vector_transfers {f} : ({ANY}) -> {ANY}")
     s.emit(f"""transform.apply_patterns to {hoisted} {{
+      transform.apply_patterns.vector.drop_unit_dims_with_shape_cast
       transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
       transform.apply_patterns.vector.transfer_permutation_patterns
       transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerparallel"
@@ -105,4 +120,11 @@ def vector_lowering_script(target: Target) -> str:
       transform.apply_patterns.vector.lower_outerproduct
     }} : {ANY}""")
     s.cleanup()
+    return s.text()
+
+
+def serial_loops_script(target: Target) -> str:
+    """After bufferization: the foralls marked serial become scf.for loops."""
+    s = Script()
+    s.serialize_marked_loops()
     return s.text()

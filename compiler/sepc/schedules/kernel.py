@@ -17,18 +17,27 @@ class Kernel:
     roles: list[str]           # roles present, e.g. ["init", "main", "epilogue"]
     main_operand_shapes: list[list[int]]   # inputs then outputs of the main op
     root_shape: list[int]      # the root's output shape
+    operand_shapes: dict[str, list[list[int]]] = None   # role -> inputs then outputs
 
     def part(self, role: str) -> str:
         return f"{self.layer}:{role}"
 
     @property
     def producers(self) -> list[str]:
-        """Roles to fuse into the root's loops, consumer first (fusion goes up the chain)."""
-        return [r for r in ("main", "init") if r in self.roles and r != self.root_role]
+        """Roles to fuse into the root's loops, consumer first (fusion goes up the chain):
+        a fused separable kernel's depthwise chain (dw_*) feeds its main op's input."""
+        return [r for r in ("main", "init", "dw_epilogue", "dw_main", "dw_init")
+                if r in self.roles and r != self.root_role]
 
 
 def shapes(op) -> list[list[int]]:
-    return [list(ir.ShapedType(v.type).shape) for v in op.operands]
+    """Operand shapes; a scalar operand (a fill value) has the shape []."""
+    def shape(t):
+        try:
+            return list(ir.ShapedType(t).shape)
+        except ValueError:
+            return []
+    return [shape(v.type) for v in op.operands]
 
 
 def find_kernels(module: ir.Module) -> list[Kernel]:
@@ -47,5 +56,6 @@ def find_kernels(module: ir.Module) -> list[Kernel]:
         main = roles.get("main", op)
         kernels.append(Kernel(layer, ir.StringAttr(op.attributes["sep.kernel"]).value, role,
                               sorted(roles), shapes(main),
-                              list(ir.ShapedType(op.results[0].type).shape)))
+                              list(ir.ShapedType(op.results[0].type).shape),
+                              {r: shapes(part) for r, part in roles.items()}))
     return kernels

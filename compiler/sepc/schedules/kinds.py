@@ -69,6 +69,12 @@ class Schedule(ABC):
         """Vectorize `role` to vector.contract rather than mul/add with broadcast reads."""
         return False
 
+    def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
+        """Build the loops inside the root forall for a kind whose nest is not the plain
+        per-part tiling of `tiling_script`; `fused` maps roles to their fused ops.
+        Returns whether it did."""
+        return False
+
 
 class Depthwise2D(Schedule):
     """Rows of Wt output pixels x one channel vector; KH is a loop and the 1-D conv that

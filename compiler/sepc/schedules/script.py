@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 ANY = "!transform.any_op"
+SERIAL = "sep.serial"
 
 
 def sizes_text(sizes) -> str:
@@ -72,6 +73,21 @@ class Script:
         self.emit(f"{fused}, {new_loop} = transform.structured.fuse_into_containing_op "
                   f"{producer} into {loop} : ({ANY}, {ANY}) -> ({ANY}, {ANY})")
         return fused, new_loop
+
+    def mark_serial(self, loop: str) -> None:
+        """Mark a one-dimensional forall nested in a parallel one to become an scf.for
+        after bufferization (`serial_loops_script`): on tensors, its shared output is
+        what lets the producers of its destination fuse into it."""
+        self.emit(f'transform.annotate {loop} "{SERIAL}" : {ANY}')
+
+    def serialize_marked_loops(self) -> None:
+        loops = self.fresh()
+        self.emit(f'{loops} = transform.structured.match ops{{["scf.forall"]}} '
+                  f'attributes{{{SERIAL}}} in %root : ({ANY}) -> {ANY}')
+        self.emit(f"transform.foreach {loops} : {ANY} {{\n"
+                  f"    ^bb0(%loop: {ANY}):\n"
+                  f"      transform.loop.forall_to_for %loop : ({ANY}) -> {ANY}\n"
+                  "    }")
 
     def decompose(self, handle: str) -> str:
         h = self.fresh()

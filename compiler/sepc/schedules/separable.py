@@ -1,0 +1,160 @@
+"""The fused separable kernel: a depthwise conv and the 1x1 conv it feeds, in one loop nest.
+
+Loop nest (2-D; the 1-D kernel is the same with the row loop stepping over blocks of W):
+
+    forall tile of (rows x block of W pixels x filters):    <- threads split these tiles
+      for rows, for channel vectors:  depthwise tile -> a small buffer (L1/L2), bias and
+                                      activation applied in registers
+      for panel blocks of filters:    <- one block of packed weights, reused by every row
+        for rows:
+          accumulators = bias         <- a register block of pixels x filters
+          for channels:  accumulators += depthwise pixel (broadcast) x weight panel row
+          store activation(accumulators)
+
+The depthwise result lives only in the tile's buffer: it never goes to memory as a whole.
+
+Cost model (`SeparablePlan.choose`):
+- Register block: `pixels x panels` accumulators of 16 lanes, as many as the register file
+  holds next to the operands of one channel step (the panels' weight vectors and one
+  broadcast pixel; more and the block spills), with the pixel count dividing the width (the vectorizer cannot mask the width). Among blocks with
+  the most accumulators, the one with the fewest loads per FMA: loads per channel step are
+  pixels + panel vectors, FMAs are pixels x panel vectors.
+- Tile: as many rows as keep the depthwise buffer within `TILE_BYTES` (it and the panel
+  block stay in L2 while the rows reuse them); each tile reads all its weights once from
+  beyond L2, so fewer, taller tiles read less. If that leaves fewer than `MIN_TILES` tiles
+  for threads to share, the filters are split rather than the pixels where they can be:
+  that recomputes the (cheap) depthwise tile rather than reading the (large) weights
+  twice. (A single tile would also leave nothing to fuse into: its slices are whole.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..passes.fuse_separable import PANEL
+from ..targets import Target
+from .kernel import Kernel
+from .kinds import Schedule
+
+TILE_BYTES = 512 * 1024
+MIN_TILES = 2
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass(frozen=True)
+class SeparablePlan:
+    pixels: int        # register block: pixels along the width ...
+    panels: int        # ... times panels of 16 filters
+    rows: int          # rows (2-D) or register blocks (1-D) per tile
+    tile_panels: int   # panels per tile
+    channel_vector: int
+
+    @staticmethod
+    def choose(k: Kernel, t: Target) -> "SeparablePlan":
+        x, weights, _ = k.operand_shapes["main"]
+        spatial = x[1:-1]
+        width, channels, panels = spatial[-1], x[-1], weights[0]
+        vectors_per_panel = max(PANEL // t.lanes, 1)
+
+        def cost(block):
+            p, q = block
+            accumulators = p * q * vectors_per_panel
+            return (-accumulators, p + q * vectors_per_panel)
+
+        window = k.operand_shapes["dw_main"][1][-2]
+        blocks = [(p, q) for p in divisors(width) for q in divisors(panels)
+                  if (p + 1) * q * vectors_per_panel + 1 <= t.registers
+                  and 2 * p + window - 1 <= t.registers]
+        # Only blocks that leave MIN_TILES tiles to share, where there are such blocks.
+        height = spatial[0] if len(spatial) == 2 else 1
+        shareable = [(p, q) for p, q in blocks
+                     if height * (width // p) * (panels // q) >= MIN_TILES]
+        pixels, block_panels = min(shareable or blocks, key=cost)
+        # Rows: of the image (2-D), or of register blocks along the sequence (1-D).
+        row_count = spatial[0] if len(spatial) == 2 else width // pixels
+        other_tiles = width // pixels if len(spatial) == 2 else 1
+        row_bytes = pixels * channels * 4
+        row_options = [d for d in divisors(row_count) if d * row_bytes <= TILE_BYTES or d == 1]
+        rows, tile_panels = max(row_options), panels
+
+        def tiles():
+            return (row_count // rows) * other_tiles * (panels // tile_panels)
+
+        while tiles() < MIN_TILES:
+            if tile_panels % (2 * block_panels) == 0:
+                tile_panels //= 2
+            elif rows > 1:
+                rows = max(d for d in row_options if d < rows)
+            else:
+                break
+        return SeparablePlan(pixels, block_panels, rows, tile_panels,
+                             min(PANEL, channels) if channels % PANEL == 0 else t.lanes)
+
+
+class Separable(Schedule):
+    """Sizes for the root forall; the nested loops are built by `tile_fused`."""
+
+    def __init__(self, rank: int):
+        self.rank = rank          # spatial dims: 2 or 1
+
+    def plan(self, k, t) -> SeparablePlan:
+        return SeparablePlan.choose(k, t)
+
+    def spatial_tile(self, plan) -> list[int]:
+        return [plan.rows, plan.pixels] if self.rank == 2 else [plan.rows * plan.pixels]
+
+    def root_tiles(self, k, t):
+        plan = self.plan(k, t)
+        sizes = [1] + self.spatial_tile(plan) + [plan.tile_panels, 0]
+        return sizes + ([0] if k.root_role == "main" else [])
+
+    def row_step(self, plan) -> list[int]:
+        """One row (2-D) or one register block (1-D) of the tile."""
+        return [0, 1, 0] if self.rank == 2 else [0, plan.pixels]
+
+    def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
+        plan = self.plan(k, t)
+        # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels.
+        reduction = [0] if k.root_role == "main" else []
+        pw_levels = [[0] * (self.rank + 1) + [plan.panels, 0], self.row_step(plan) + [0, 0]]
+        self.nest(s, fused, k.root_role, [r for r in ("main", "init") if r != k.root_role],
+                  [sizes + reduction for sizes in pw_levels])
+        main, _ = s.tile(fused["main"], [0] * (self.rank + 3) + [1])
+        s.annotate(main, k.part("main"))
+        # The depthwise tile: rows (or register blocks), then channel vectors.
+        dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
+        window = [0] * self.rank if dw_root == "dw_main" else []
+        dw_levels = [self.row_step(plan) + [0], [0] * (self.rank + 1) + [plan.channel_vector]]
+        self.nest(s, fused, dw_root, [r for r in ("dw_main", "dw_init") if r != dw_root],
+                  [sizes + window for sizes in dw_levels])
+        dw_main = fused["dw_main"]
+        if self.rank == 2:
+            dw_main, _ = s.tile(dw_main, [0, 0, 0, 0, 1, 0])
+            dw_main = s.decompose(dw_main)
+        s.annotate(dw_main, k.part("dw_main"))
+        return True
+
+    @staticmethod
+    def nest(s, fused: dict, root: str, producers: list[str], levels: list[list[int]]) -> None:
+        """Serial loops, one per level of tile sizes, with the producers fused into each."""
+        for sizes in levels:
+            fused[root], loop = s.tile_forall(fused[root], sizes)
+            for role in producers:
+                fused[role], loop = s.fuse_into(fused[role], loop)
+            s.mark_serial(loop)
+
+    def vector_sizes(self, k, t, role):
+        plan = self.plan(k, t)
+        one_row = [1, 1, plan.pixels] if self.rank == 2 else [1, plan.pixels]
+        kernel_width = k.operand_shapes["dw_main"][1][-2] if "dw_main" in k.operand_shapes else 1
+        if role == "main":
+            return one_row + [plan.panels, PANEL, 1]
+        if role in ("init", "epilogue"):
+            return one_row + [plan.panels, PANEL]
+        if role == "dw_main":
+            return [1, plan.pixels, plan.channel_vector, kernel_width]
+        if role in ("dw_init", "dw_epilogue"):
+            return one_row + [plan.channel_vector]
+        return None
