@@ -89,8 +89,7 @@ class SeparablePlan:
                 rows = max(d for d in row_options if d < rows)
             else:
                 break
-        return SeparablePlan(pixels, block_panels, rows, tile_panels,
-                             min(PANEL, channels) if channels % PANEL == 0 else t.lanes)
+        return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes)
 
 
 class Separable(Schedule):
