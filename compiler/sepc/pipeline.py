@@ -104,7 +104,7 @@ def stages(target: Target) -> list[Stage]:
         Stage("vector", (transform(lambda c: vectorization_script(c.kernels, c.target)),)),
         Stage("llvm", (passes("fill-pad-borders"), mlir(BUFFERIZE), passes("drop-output-results"),
                        transform(lambda c: serial_loops_script(c.target)), mlir(deallocate(target)),
-                       passes("memref-copy-to-linalg", "drop-buffer-arg-attrs"),
+                       passes("lower-memref-copies", "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
                        extract_weights(),
                        *([passes("add-thread-control")] if target.openmp else []),

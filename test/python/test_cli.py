@@ -1,5 +1,6 @@
 """The command line as scripts see it (spec/cli.md): exit codes, messages, what is written."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 
 SEPC = [sys.executable, "-m", "sepc"]
-SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "cases"
+SHARED_CASES = Path(os.environ.get("SEPC_SHARED", Path(__file__).resolve().parents[3] / "shared")) \
+    / "conformance" / "cases"
 
 BLOCK = {
     "sepc": 1, "name": "block", "inputs": {"x": {"shape": [1, 8, 8, 16], "dtype": "float32"}},

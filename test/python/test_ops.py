@@ -16,9 +16,12 @@ import pytest
 from conftest import make_model
 from reference import run_reference
 
-# The shared goldens live beside the repository; SEPC_CONFORMANCE_CASES points elsewhere.
+# The shared goldens live beside the repository; SEPC_SHARED (as for test/run_tests.sh) or
+# SEPC_CONFORMANCE_CASES points elsewhere.
 CONFORMANCE_ROOT = Path(os.environ.get(
-    "SEPC_CONFORMANCE_CASES", Path(__file__).resolve().parents[3] / "shared/conformance/cases"))
+    "SEPC_CONFORMANCE_CASES",
+    Path(os.environ.get("SEPC_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    / "conformance/cases"))
 CONFORMANCE_CASES = sorted(p.parent for p in CONFORMANCE_ROOT.glob("*/model.json"))
 
 ACTIVATIONS = ["linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax"]

@@ -1,0 +1,82 @@
+"""lower-memref-copies: the copies bufferization leaves (e.g. an input into the middle of
+its padded buffer) become memcpy where they can, loops where they cannot.
+
+Left as they are, copies between strided views lower to a call to `memrefCopy` from
+libmlir_c_runner_utils, which the library must not depend on. A copy whose innermost
+dimensions are contiguous in both buffers (a row of W x C floats of an NHWC image) becomes
+a loop over the outer dimensions copying one contiguous chunk per step: a memref.copy of
+contiguous views, which lowers to a memcpy. Any other copy becomes a linalg.copy (loops).
+"""
+import math
+
+from mlir import ir
+from mlir.dialects import arith, linalg, memref, scf
+
+from .ir_util import walk_ops
+from .registry import sep_pass
+
+# Below this many elements per contiguous chunk, a call per chunk costs more than a loop.
+MIN_CHUNK = 16
+
+
+def contiguous_from(t: ir.MemRefType) -> int:
+    """The first dim from which the view is one contiguous block (rank: not even the last)."""
+    strides, _ = t.get_strides_and_offset()
+    expected, start = 1, t.rank
+    for dim in reversed(range(t.rank)):
+        if t.shape[dim] != 1 and strides[dim] != expected:
+            break
+        expected *= t.shape[dim]
+        start = dim
+    return start
+
+
+def static(t: ir.MemRefType) -> bool:
+    strides, offset = t.get_strides_and_offset()
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    return t.has_static_shape and dynamic not in strides and offset != dynamic
+
+
+def copy_by_chunks(source: ir.Value, target: ir.Value, inner: int) -> None:
+    """Loops over the dims before `inner`, one contiguous memref.copy per iteration."""
+    shape = ir.MemRefType(source.type).shape
+    index = ir.IndexType.get()
+    zero = arith.ConstantOp(index, 0).result
+    one = arith.ConstantOp(index, 1).result
+    offsets: list = [0] * len(shape)
+    loops = []
+    for dim in range(inner):
+        if shape[dim] == 1:
+            continue
+        loop = scf.ForOp(zero, arith.ConstantOp(index, shape[dim]).result, one)
+        loops.append(loop)
+        offsets[dim] = loop.induction_variable
+        ir.InsertionPoint(loop.body).__enter__()
+    sizes = [1] * inner + list(shape[inner:])
+    ones = [1] * len(shape)
+    memref.copy(memref.subview(source, offsets, sizes, ones),
+                memref.subview(target, offsets, sizes, ones))
+    for loop in reversed(loops):
+        scf.YieldOp([])
+        ir.InsertionPoint(loop.body).__exit__(None, None, None)
+
+
+@sep_pass("lower-memref-copies")
+def lower_memref_copies(module: ir.Operation) -> None:
+    """Rewrite memref.copy as contiguous chunk copies (memcpy) or linalg.copy."""
+    for copy in walk_ops(module, ("memref.copy",)):
+        source, target = copy.operands
+        types = [ir.MemRefType(source.type), ir.MemRefType(target.type)]
+        if not all(static(t) for t in types):
+            inner = None
+        else:
+            inner = max(contiguous_from(t) for t in types)
+        if inner == 0:
+            continue                  # contiguous both sides: finalize-memref-to-llvm's memcpy
+        with ir.InsertionPoint(copy), copy.location:
+            if inner is not None and inner < len(types[0].shape) \
+                    and math.prod(types[0].shape[inner:]) >= MIN_CHUNK:
+                copy_by_chunks(source, target, inner)
+            else:
+                linalg.copy(source, outs=[target])
+        copy.erase()
