@@ -5,12 +5,14 @@ Left as they are, copies between strided views lower to a call to `memrefCopy` f
 libmlir_c_runner_utils, which the library must not depend on. A copy whose innermost
 dimensions are contiguous in both buffers (a row of W x C floats of an NHWC image) becomes
 a loop over the outer dimensions copying one contiguous chunk per step: a memref.copy of
-contiguous views, which lowers to a memcpy. Any other copy becomes a linalg.copy (loops).
+contiguous views, which lowers to a memcpy. A copy of dynamic size (a tile at an image's
+edge) whose innermost dimension is static and unit-stride becomes loops of vector loads and
+stores of that dimension. Any other copy becomes a linalg.copy (loops).
 """
 import math
 
 from mlir import ir
-from mlir.dialects import arith, linalg, memref, scf
+from mlir.dialects import arith, linalg, memref, scf, vector
 
 from .ir_util import walk_ops
 from .registry import sep_pass
@@ -61,6 +63,40 @@ def copy_by_chunks(source: ir.Value, target: ir.Value, inner: int) -> None:
         ir.InsertionPoint(loop.body).__exit__(None, None, None)
 
 
+def unit_stride_rows(*types: ir.MemRefType) -> bool:
+    """Whether the innermost dim is static, unit-stride and long enough to vectorize."""
+    return all(t.rank and not t.is_dynamic_dim(t.rank - 1) and t.shape[-1] >= 4
+               and t.get_strides_and_offset()[0][-1] == 1 for t in types)
+
+
+def copy_by_vectors(source: ir.Value, target: ir.Value) -> None:
+    """Loops over all but the innermost dim, one vector load and store per step."""
+    t = ir.MemRefType(source.type)
+    index = ir.IndexType.get()
+    zero = arith.ConstantOp(index, 0).result
+    one = arith.ConstantOp(index, 1).result
+    indices, loops = [], []
+    for dim in range(t.rank - 1):
+        if not t.is_dynamic_dim(dim) and t.shape[dim] == 1:
+            indices.append(zero)
+            continue
+        bound = (memref.dim(source, arith.ConstantOp(index, dim).result) if t.is_dynamic_dim(dim)
+                 else arith.ConstantOp(index, t.shape[dim]).result)
+        loop = scf.ForOp(zero, bound, one)
+        loops.append(loop)
+        indices.append(loop.induction_variable)
+        ir.InsertionPoint(loop.body).__enter__()
+    # Pieces of at most a cache line of f32: no wider than any target's vectors need.
+    length = t.shape[-1]
+    piece = max(d for d in range(1, min(length, 16) + 1) if length % d == 0)
+    for start in range(0, length, piece):
+        at = indices + [arith.ConstantOp(index, start).result]
+        vector.store(vector.load(ir.VectorType.get([piece], t.element_type), source, at), target, at)
+    for loop in reversed(loops):
+        scf.YieldOp([])
+        ir.InsertionPoint(loop.body).__exit__(None, None, None)
+
+
 @sep_pass("lower-memref-copies")
 def lower_memref_copies(module: ir.Operation) -> None:
     """Rewrite memref.copy as contiguous chunk copies (memcpy) or linalg.copy."""
@@ -77,6 +113,8 @@ def lower_memref_copies(module: ir.Operation) -> None:
             if inner is not None and inner < len(types[0].shape) \
                     and math.prod(types[0].shape[inner:]) >= MIN_CHUNK:
                 copy_by_chunks(source, target, inner)
+            elif inner is None and unit_stride_rows(*types):
+                copy_by_vectors(source, target)
             else:
                 linalg.copy(source, outs=[target])
         copy.erase()

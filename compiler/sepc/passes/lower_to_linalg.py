@@ -240,7 +240,10 @@ def lower_depthwise(op, b: LayerBuilder) -> ir.Value:
     if multiplier > 1:
         x = replicate_channels(x, multiplier, b.layer)
     flat_kernel = tensor_constant(kernel.reshape(kernel.shape[:-2] + (-1,)))
-    x = pad(x, padding_pairs(op))
+    padded = pad(x, padding_pairs(op))
+    if b.prefix and padded != x:
+        b.tag(padded, "pad")      # a fused kernel pads per tile (schedules/separable.py)
+    x = padded
     out_shape = shape_of(op.result)
     activation = string_attr(op, "activation")
     init = b.bias_init(bias, out_shape)

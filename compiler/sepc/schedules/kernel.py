@@ -26,7 +26,7 @@ class Kernel:
     def producers(self) -> list[str]:
         """Roles to fuse into the root's loops, consumer first (fusion goes up the chain):
         a fused separable kernel's depthwise chain (dw_*) feeds its main op's input."""
-        return [r for r in ("main", "init", "dw_epilogue", "dw_main", "dw_init")
+        return [r for r in ("main", "init", "dw_epilogue", "dw_main", "dw_init", "dw_pad")
                 if r in self.roles and r != self.root_role]
 
 
