@@ -22,9 +22,10 @@ Cost model (`SeparablePlan.choose`):
 - Tile: as many rows as keep the depthwise buffer within `TILE_BYTES` (it and the panel
   block stay in L2 while the rows reuse them); each tile reads all its weights once from
   beyond L2, so fewer, taller tiles read less. If that leaves fewer than `MIN_TILES` tiles
-  for threads to share, the filters are split rather than the pixels where they can be:
-  that recomputes the (cheap) depthwise tile rather than reading the (large) weights
-  twice. (A single tile would also leave nothing to fuse into: its slices are whole.)
+  for threads to share, either the filters are split (each tile then re-reads its input
+  and recomputes its depthwise rows) or the rows (each tile then reads all the weights),
+  whichever reads less: the filters when the weights outweigh twice the tile's input, as
+  in the 7x7x1024 layers. (A single tile would also leave nothing to fuse into.)
 """
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ MIN_TILES = 2
 
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def stride_area(k: Kernel) -> int:
+    """Input pixels per output pixel of the depthwise conv (its strides' product)."""
+    x, _, out = k.operand_shapes["dw_main"]
+    return max(1, round((x[1] * (x[2] if len(x) == 4 else 1))
+                        / (out[1] * (out[2] if len(out) == 4 else 1))))
 
 
 @dataclass(frozen=True)
@@ -82,10 +90,16 @@ class SeparablePlan:
         def tiles():
             return (row_count // rows) * other_tiles * (panels // tile_panels)
 
+        # Another tile along the filters re-reads the tile's input and recomputes its
+        # depthwise rows; another along the rows re-reads all the weights.
+        weight_bytes = channels * panels * PANEL * 4
         while tiles() < MIN_TILES:
-            if tile_panels % (2 * block_panels) == 0:
+            can_split_panels = tile_panels % (2 * block_panels) == 0
+            can_split_rows = rows > 1
+            input_bytes = rows * row_bytes * stride_area(k)
+            if can_split_panels and (not can_split_rows or weight_bytes > 2 * input_bytes):
                 tile_panels //= 2
-            elif rows > 1:
+            elif can_split_rows:
                 rows = max(d for d in row_options if d < rows)
             else:
                 break
