@@ -18,40 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-INPUT_SHAPE = [1, 224, 224, 3]
-STEM_FILTERS = 32
-# (pointwise filters, depthwise stride) of the 13 depthwise-separable blocks.
-BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-          (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
-CLASSES = 1000
-
-
-def conv_bn_relu6(op, name, source, **attrs):
-    """A conv without bias followed by batch norm + relu6, as in Keras' MobileNet."""
-    return [{"name": name, "op": op, "input": source, "use_bias": False, **attrs},
-            {"name": name + "_bn", "op": "batch_norm", "input": name, "epsilon": 0.001,
-             "activation": "relu6"}]
-
-
-def mobilenet_v1_model():
-    layers = conv_bn_relu6("conv2d", "stem", "x", filters=STEM_FILTERS, kernel_size=[3, 3],
-                           strides=[2, 2], padding="same")
-    previous = "stem_bn"
-    for index, (filters, stride) in enumerate(BLOCKS, start=1):
-        layers += conv_bn_relu6("depthwise_conv2d", f"dw{index}", previous, kernel_size=[3, 3],
-                                strides=[stride, stride], padding="same", depth_multiplier=1)
-        layers += conv_bn_relu6("conv2d", f"pw{index}", f"dw{index}_bn", filters=filters,
-                                kernel_size=[1, 1], padding="valid")
-        previous = f"pw{index}_bn"
-    layers += [
-        {"name": "pool", "op": "global_average_pooling2d", "input": previous},
-        {"name": "predictions", "op": "dense", "input": "pool", "units": CLASSES,
-         "activation": "softmax"},
-    ]
-    return {"sepc": 1, "name": "mobilenet_v1",
-            "inputs": {"x": {"shape": INPUT_SHAPE, "dtype": "float32"}},
-            "layers": layers, "outputs": ["predictions"]}
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers.network import CLASSES, INPUT_SHAPE, mobilenet_v1_model  # noqa: E402
 
 def write_model(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)

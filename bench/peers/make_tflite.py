@@ -6,7 +6,10 @@ The Keras model of each block carries the very weights the benchmark checks agai
 model.json rule, so the LiteRT/XNNPACK output must match the float64 reference.
 
     pip install tensorflow        # in a separate virtualenv is fine: only the files are needed
-    python bench/peers/make_tflite.py OUT_DIR [--blocks A,B,...]
+    python bench/peers/make_tflite.py OUT_DIR [--blocks A,B,...] [--networks mobilenet_v1]
+
+Networks (bench/network.py) are written as network_<NAME>.tflite, with the weights of
+peers.network.random_weights, the same the benchmark gives sepc.
 """
 import argparse
 import sys
@@ -14,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from peers.blocks import BLOCKS  # noqa: E402
+from peers.network import NETWORKS, keras_model, random_weights  # noqa: E402
 
 
 def keras_block(block, tf):
@@ -38,6 +42,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir")
     parser.add_argument("--blocks", default=",".join(BLOCKS))
+    parser.add_argument("--networks", default=",".join(NETWORKS), help="'' for none")
     args = parser.parse_args()
     try:
         import tensorflow as tf
@@ -45,10 +50,17 @@ def main():
         sys.exit("TensorFlow is needed to make .tflite files: pip install tensorflow")
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.blocks.split(","):
+    for name in filter(None, args.blocks.split(",")):
         converter = tf.lite.TFLiteConverter.from_keras_model(keras_block(BLOCKS[name], tf))
         path = out / f"block_{name}.tflite"
         path.write_bytes(converter.convert())       # fp32: no optimizations, no quantization
+        print(f"wrote {path}")
+    for name in filter(None, args.networks.split(",")):
+        model = NETWORKS[name]()
+        converter = tf.lite.TFLiteConverter.from_keras_model(
+            keras_model(model, random_weights(model), tf))
+        path = out / f"network_{name}.tflite"
+        path.write_bytes(converter.convert())
         print(f"wrote {path}")
 
 

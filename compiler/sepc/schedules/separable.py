@@ -36,7 +36,8 @@ from ..targets import Target
 from .kernel import Kernel
 from .kinds import Schedule
 
-TILE_BYTES = 512 * 1024
+import os
+TILE_BYTES = int(os.environ.get("SEPC_TILE_KB", "512")) * 1024
 MIN_TILES = 2
 
 
