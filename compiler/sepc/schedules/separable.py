@@ -36,8 +36,7 @@ from ..targets import Target
 from .kernel import Kernel
 from .kinds import Schedule
 
-import os
-TILE_BYTES = int(os.environ.get("SEPC_TILE_KB", "512")) * 1024
+TILE_BYTES = 256 * 1024
 MIN_TILES = 2
 
 
