@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs (tools/setup.sh), then
 # runs the lit tests, the shared conformance cases on every target (ARM under qemu, SVE at
-# two vector lengths), and pytest (last, so its summary closes the output). Exits non-zero
-# on the first failure.
+# two vector lengths), and pytest (last, so its summary closes the output; it includes the
+# CMake builds of the embedding example for x86 and aarch64, test_embedding.py). Exits
+# non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh

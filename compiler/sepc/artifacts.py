@@ -49,9 +49,11 @@ def entry_symbol(name: str) -> str:
 
 
 def write_artifacts(out_dir: str, name: str, library_tmp_path: str,
-                    manifest_fields: dict[str, Any], inputs: Tensors, outputs: Tensors) -> str:
+                    manifest_fields: dict[str, Any], inputs: Tensors, outputs: Tensors,
+                    static_tmp_path: str | None = None) -> str:
     """Delivers the compiled library at `library_tmp_path` (copied, not moved: the caller
     removes it) as out_dir/NAME.so with its NAME.h and NAME.json; returns the manifest path.
+    With `static_tmp_path`, the same kernel as a static archive becomes out_dir/NAME.a.
 
     manifest_fields (target, resolved_target, triple, arch, threads, and optionally
     "compiler": {"mlir": ...}) are merged into the manifest; inputs and outputs are
@@ -60,6 +62,9 @@ def write_artifacts(out_dir: str, name: str, library_tmp_path: str,
     if not _C_IDENTIFIER.fullmatch(name):
         raise InternalError(f"artifacts: model name {name!r} is not a C identifier")
     files = {"library": f"{name}.so", "header": f"{name}.h", "manifest": f"{name}.json"}
+    if static_tmp_path:
+        files = {"library": f"{name}.so", "static_library": f"{name}.a",
+                 "header": f"{name}.h", "manifest": f"{name}.json"}
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -71,6 +76,10 @@ def write_artifacts(out_dir: str, name: str, library_tmp_path: str,
         staged[files["library"]] = _stage(out_dir, files["library"], 0o777,
                                           lambda f: _copy_library(library_tmp_path, f))
         library_sha256 = _sha256(staged[files["library"]])
+        if static_tmp_path:
+            staged[files["static_library"]] = _stage(
+                out_dir, files["static_library"], 0o666,
+                lambda f: _copy_library(static_tmp_path, f))
         manifest = _manifest(name, files, manifest_fields, inputs, outputs, library_sha256)
         header = render_header(name, manifest)
         staged[files["header"]] = _stage(out_dir, files["header"], 0o666,
@@ -113,6 +122,9 @@ def render_header(name: str, manifest: dict[str, Any]) -> str:
         f"#define {guard}",
         "",
         f"#define {prefix}_ABI_VERSION {ABI_VERSION}",
+        "/* Scratch memory the caller must provide: none. The library allocates its",
+        " * temporaries per call (malloc/free), so calls share no buffers. */",
+        f"#define {prefix}_WORKSPACE_SIZE 0",
         "",
     ]
     for kind, tensors in (("IN", manifest["inputs"]), ("OUT", manifest["outputs"])):
@@ -137,9 +149,10 @@ def render_header(name: str, manifest: dict[str, Any]) -> str:
         "",
         f"void {manifest['entry']}({', '.join(args)});",
         *(["/* Threads the calling thread's next calls use (OpenMP; default: OMP_NUM_THREADS",
-           " * or all cores). Per calling thread: concurrent callers do not interfere. */",
-           f"void {manifest['thread_control']}(int threads);"]
-          if "thread_control" in manifest else []),
+           " * or all cores). Per calling thread: concurrent callers do not interfere. */"]
+          if "thread_control" in manifest else
+          ["/* A single-threaded build: accepted for a target-independent API, no effect. */"]),
+        f"void {manifest['entry']}_set_threads(int threads);",
         "",
         "#ifdef __cplusplus",
         "}",
@@ -183,6 +196,7 @@ def _manifest(name: str, files: dict[str, str], fields: dict[str, Any], inputs: 
         "name": name,
         **fields,
         "library": files["library"],
+        **({"static_library": files["static_library"]} if "static_library" in files else {}),
         "header": files["header"],
         "entry": entry_symbol(name),
         "inputs": [_tensor(n, shape) for n, shape in inputs],

@@ -30,6 +30,9 @@ def parser() -> argparse.ArgumentParser:
                    help="'none' lowers without tiling or vectorization (a baseline)")
     c.add_argument("--threads", type=int, default=1, metavar="N",
                    help="threads one call uses by default (x86 targets; the runtime can change it)")
+    c.add_argument("--emit-lib", default="shared", metavar="KINDS",
+                   help="libraries to write, comma-separated: shared (NAME.so, always written) "
+                        "and static (NAME.a too, for linking into an application)")
 
     r = sub.add_parser("run", help="run a compiled model on .npy inputs")
     r.add_argument("manifest")
@@ -48,8 +51,9 @@ def command_compile(args) -> None:
     if args.emit:
         sys.stdout.write(emit(args.model, args.emit, args.target, args.random_weights, args.schedule))
     else:
+        kinds = tuple(k.strip() for k in args.emit_lib.split(",") if k.strip())
         compile_file(args.model, args.target, args.out_dir, args.random_weights, args.schedule,
-                     args.threads)
+                     args.threads, kinds)
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, str]:

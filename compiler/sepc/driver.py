@@ -73,11 +73,20 @@ def emit(model_path: str, stage: str, target: str = "host", random_weights: int 
             return asm.read_text()
 
 
+LIBRARY_KINDS = ("shared", "static")
+
+
 def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
                  random_weights: int | None = None, schedule: str = "auto",
-                 threads: int = 1) -> str:
+                 threads: int = 1, libraries: tuple[str, ...] = ("shared",)) -> str:
     """Compile model.json into out_dir; returns the manifest's path. `threads` is how many
-    threads a call uses by default (the runtime may ask for another count per model)."""
+    threads a call uses by default (the runtime may ask for another count per model).
+    `libraries`: "static" adds NAME.a (the same objects, for linking into an application)
+    to NAME.so, which is always written: the manifest and the runtime refer to it."""
+    unknown = [kind for kind in libraries if kind not in LIBRARY_KINDS]
+    if unknown:
+        raise UserError(f"--emit-lib: unknown library kind '{unknown[0]}', expected "
+                        f"{' or '.join(LIBRARY_KINDS)} (comma-separated)")
     tgt = check_options(target, schedule)
     if not isinstance(threads, int) or threads < 1:
         raise UserError(f"--threads: expected a positive integer, got {threads}")
@@ -93,6 +102,10 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
             toolchain.codegen(ll, obj, tgt, "obj")
             toolchain.assemble(weights_assembly(c.weights, work), weights, tgt)
             toolchain.link_shared([obj, weights], lib, tgt)
+            static = None
+            if "static" in libraries:
+                static = work / "module.a"
+                toolchain.archive([obj, weights], static)
             return write_artifacts(
                 out_dir, graph.name, str(lib),
                 {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,
@@ -100,4 +113,5 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
                  "compiler": {"mlir": MLIR_VERSION}}
                 | ({"thread_control": setter_symbol(entry_symbol(graph.name))} if tgt.openmp else {}),
                 [(spec.name, spec.shape) for spec in graph.inputs],
-                [(name, graph.shape_of(name)) for name in graph.outputs])
+                [(name, graph.shape_of(name)) for name in graph.outputs],
+                str(static) if static else None)

@@ -107,7 +107,7 @@ def stages(target: Target) -> list[Stage]:
                        passes("lower-memref-copies", "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
                        extract_weights(),
-                       *([passes("add-thread-control")] if target.openmp else []),
+                       passes("add-thread-control" if target.openmp else "add-serial-thread-control"),
                        mlir(to_llvm(target)))),
     ]
 

@@ -103,3 +103,8 @@ def link_shared(objects: list[Path], out: Path, target: Target) -> None:
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise InternalError(f"linking {out.name} failed: {done.stderr.strip()[-2000:]}")
+
+
+def archive(objects: list[Path], out: Path) -> None:
+    """A static library of the objects (llvm-ar reads every target's object format)."""
+    run_tool("llvm-ar", ["rcs", str(out), *map(str, objects)])

@@ -1,7 +1,10 @@
 """add-thread-control: a library whose tiles run as OpenMP parallel loops also exports
 `void sepc_NAME_set_threads(int32_t)`. It sets OpenMP's thread count for the calling
 thread only (an OpenMP internal control variable of that thread), so callers on different
-threads each choose their own count and share no mutable state."""
+threads each choose their own count and share no mutable state.
+
+add-serial-thread-control: a single-threaded library exports the same function, which
+does nothing, so that an application calls one API whatever the target."""
 from mlir import ir
 from mlir.dialects import func
 
@@ -15,18 +18,30 @@ def setter_symbol(entry: str) -> str:
     return f"{entry}_set_threads"
 
 
-@sep_pass("add-thread-control")
-def add_thread_control(module: ir.Operation) -> None:
-    """Add `ENTRY_set_threads(i32)`, calling omp_set_num_threads, next to each entry."""
+def add_setters(module: ir.Operation, openmp: bool) -> None:
     entries = [ir.StringAttr(fn.attributes["sym_name"]).value
                for fn in walk_ops(module, ("func.func",)) if not fn.is_external]
     i32 = ir.IntegerType.get_signless(32)
     body = module.regions[0].blocks[0]
     with ir.InsertionPoint(body), ir.Location.unknown():
-        func.FuncOp(OPENMP_SETTER, ([i32], []), visibility="private")
+        if openmp:
+            func.FuncOp(OPENMP_SETTER, ([i32], []), visibility="private")
         for entry in entries:
             setter = func.FuncOp(setter_symbol(entry), ([i32], []))
             block = setter.add_entry_block()
             with ir.InsertionPoint(block):
-                func.CallOp([], ir.FlatSymbolRefAttr.get(OPENMP_SETTER), list(block.arguments))
+                if openmp:
+                    func.CallOp([], ir.FlatSymbolRefAttr.get(OPENMP_SETTER), list(block.arguments))
                 func.ReturnOp([])
+
+
+@sep_pass("add-thread-control")
+def add_thread_control(module: ir.Operation) -> None:
+    """Add `ENTRY_set_threads(i32)`, calling omp_set_num_threads, next to each entry."""
+    add_setters(module, openmp=True)
+
+
+@sep_pass("add-serial-thread-control")
+def add_serial_thread_control(module: ir.Operation) -> None:
+    """Add `ENTRY_set_threads(i32)`, which does nothing, next to each entry."""
+    add_setters(module, openmp=False)

@@ -1,0 +1,130 @@
+"""Embedding compiled models in C applications (CMakeLists.txt, cmake/SepcModel.cmake,
+examples/c): the example app is configured and built by CMake for x86 and cross-built
+for aarch64 (NEON and SVE, run under qemu through the toolchain file's emulator), linked
+statically with its model, and checked against the float64 reference; it is also called
+from 4 threads at once, in C (the app's --concurrent) and in Python (the runtime)."""
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reference import run_reference
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "mobilenet_v1_block"
+TOOLCHAIN = REPO / "cmake" / "toolchains" / "aarch64-linux-gnu.cmake"
+BUILDS = {
+    "x86": [],
+    "arm-neon": [f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}", "-DSEPC_EXAMPLE_ARCH=arm-neon"],
+    "arm-sve": [f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}", "-DSEPC_EXAMPLE_ARCH=arm-sve"],
+}
+EMULATOR = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", "-cpu", "max"]
+# What the app may load at run time: the C library (and libm), and LLVM's OpenMP runtime
+# for the parallel x86 build. Never Python, never MLIR.
+ALLOWED_NEEDED = {"libc.so.6", "libm.so.6", "libomp.so.5"}
+
+pytestmark = pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake (tools/setup.sh)")
+
+
+def reference_output() -> np.ndarray:
+    model = json.loads((EXAMPLE / "model.json").read_text())
+    weights = dict(np.load(EXAMPLE / model["weights"]))
+    x = np.load(EXAMPLE / "input.x.npy")
+    (name,) = model["outputs"]
+    return run_reference(model, weights, {"x": x})[name]
+
+
+def scaled_error(got: np.ndarray, want: np.ndarray) -> float:
+    """The conformance checker's measure: max abs error / max(1, max |want|)."""
+    return float(np.abs(got.astype(np.float64) - want).max()) / max(1.0, float(np.abs(want).max()))
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDS))
+def built_app(request, tmp_path_factory):
+    build = tmp_path_factory.mktemp(f"cmake-{request.param}")
+    configure = subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), *BUILDS[request.param]],
+                               capture_output=True, text=True)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    make = subprocess.run(["cmake", "--build", str(build), "-j2"], capture_output=True, text=True)
+    assert make.returncode == 0, make.stdout + make.stderr
+    app = build / "examples" / "c" / "mobilenet_block_app"
+    assert app.exists()
+    return request.param, app
+
+
+def run_app(config, app, *args):
+    command = ([] if config == "x86" else EMULATOR) + [str(app), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_app_matches_reference(built_app, tmp_path):
+    config, app = built_app
+    out = tmp_path / "out.npy"
+    done = run_app(config, app, EXAMPLE / "input.x.npy", out)
+    assert done.returncode == 0, done.stderr
+    got = np.load(out)
+    want = reference_output()
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert scaled_error(got, want) <= 1e-4
+
+
+def test_app_concurrent_calls_from_four_threads(built_app, tmp_path):
+    config, app = built_app
+    done = run_app(config, app, EXAMPLE / "input.x.npy", tmp_path / "out.npy",
+                   "--threads", 2, "--concurrent", 4)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all equal to the single call" in done.stdout
+    assert scaled_error(np.load(tmp_path / "out.npy"), reference_output()) <= 1e-4
+
+
+def test_app_links_the_model_statically(built_app):
+    """No libpython, no MLIR library, not even the model's own .so at run time."""
+    _, app = built_app
+    dynamic = subprocess.run(["readelf", "-d", str(app)], capture_output=True, text=True, check=True)
+    needed = {line.split("[")[1].rstrip("]") for line in dynamic.stdout.splitlines() if "(NEEDED)" in line}
+    assert needed <= ALLOWED_NEEDED, needed
+    assert "libc.so.6" in needed
+    symbols = subprocess.run(["nm", "-D", "--undefined-only", str(app)], capture_output=True, text=True)
+    assert "sepc_mobilenet_v1_block" not in symbols.stdout     # defined inside, not imported
+
+
+def test_bad_input_file_is_exit_2(built_app, tmp_path):
+    config, app = built_app
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((1, 8, 8, 16), np.float32))
+    done = run_app(config, app, wrong, tmp_path / "out.npy")
+    assert done.returncode == 2
+    assert str(wrong) in done.stderr and "shape" in done.stderr
+
+
+def test_python_runtime_concurrent_calls_from_four_threads(tmp_path):
+    """The same model called by 4 Python threads at once (ctypes releases the GIL during
+    the call): every result equals the single call's."""
+    import sepc_runtime
+    from sepc.driver import compile_file
+
+    manifest = compile_file(str(EXAMPLE / "model.json"), target="host", out_dir=str(tmp_path))
+    model = sepc_runtime.load(manifest, threads=2)
+    x = np.load(EXAMPLE / "input.x.npy")
+    expected = model(x)
+    assert scaled_error(expected, reference_output()) <= 1e-4
+    failures = []
+
+    def work():
+        out = np.full_like(expected, np.nan)
+        for _ in range(20):
+            model.run({"x": x}, out={"pw_bn": out})
+            if not np.array_equal(out, expected):
+                failures.append("mismatch")
+            out.fill(np.nan)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
