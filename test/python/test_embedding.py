@@ -128,3 +128,38 @@ def test_python_runtime_concurrent_calls_from_four_threads(tmp_path):
     for t in threads:
         t.join()
     assert not failures
+
+
+def test_outside_project_uses_find_package(tmp_path):
+    """An application's own CMake project: find_package(sepc) + sepc_add_model, with a
+    model given random weights, calling the entry point through the generated header."""
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "CMakeLists.txt").write_text(f"""
+cmake_minimum_required(VERSION 3.20)
+project(outside C)
+find_package(sepc CONFIG REQUIRED PATHS "{REPO / 'cmake'}" NO_DEFAULT_PATH)
+sepc_add_model(block MODEL "{EXAMPLE / 'model.json'}" RANDOM_WEIGHTS 3)
+add_executable(app main.c)
+target_link_libraries(app PRIVATE block)
+""")
+    (project / "main.c").write_text("""
+#include <stdio.h>
+#include "mobilenet_v1_block.h"
+static float x[SEPC_MOBILENET_V1_BLOCK_IN_0_SIZE], y[SEPC_MOBILENET_V1_BLOCK_OUT_0_SIZE];
+int main(void) {
+    for (int i = 0; i < SEPC_MOBILENET_V1_BLOCK_IN_0_SIZE; i++) x[i] = (float)(i % 7) - 3.0f;
+    sepc_mobilenet_v1_block_set_threads(1);
+    sepc_mobilenet_v1_block(x, y);
+    double sum = 0;
+    for (int i = 0; i < SEPC_MOBILENET_V1_BLOCK_OUT_0_SIZE; i++) sum += y[i];
+    printf("abi %d sum %.3f\\n", SEPC_MOBILENET_V1_BLOCK_ABI_VERSION, sum);
+    return SEPC_MOBILENET_V1_BLOCK_WORKSPACE_SIZE;
+}
+""")
+    build = tmp_path / "build"
+    for command in (["cmake", "-S", str(project), "-B", str(build)], ["cmake", "--build", str(build)]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    run = subprocess.run([str(build / "app")], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.startswith("abi 1 sum ")
