@@ -40,6 +40,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--output-dir", default=".")
     r.add_argument("--sve-vl", type=int, metavar="BITS")
 
+    i = sub.add_parser("import", help="convert a Keras, ONNX or PyTorch model into model.json + .npz")
+    i.add_argument("source", metavar="MODEL",
+                   help="a .keras or .onnx file; for torch, MODULE:CALLABLE returning (model, example_input)")
+    i.add_argument("--format", required=True, choices=("keras", "onnx", "torch"))
+    i.add_argument("-o", dest="out_dir", default=".")
+
     o = sub.add_parser("opt", help="run sepc passes on a .mlir file (for lit tests)")
     o.add_argument("file")
     o.add_argument("--passes", required=True, help="comma-separated pass names")
@@ -94,7 +100,13 @@ def command_opt(args) -> None:
         sys.stdout.write(str(module))
 
 
-COMMANDS = {"compile": command_compile, "run": command_run, "opt": command_opt}
+def command_import(args) -> None:
+    from .importers import import_model
+    print(import_model(args.source, args.format, args.out_dir))
+
+
+COMMANDS = {"compile": command_compile, "run": command_run, "opt": command_opt,
+            "import": command_import}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,119 @@
+"""The layers of channels-first frameworks (ONNX, PyTorch) as model.json layers.
+
+Values stay channels-last in the model: an NCHW input (N, C, H, W) becomes (N, H, W, C) and
+every weight is transposed to the layout model.json names (spec/model-json.md). Explicit,
+possibly asymmetric, padding maps to explicit [before, after] pairs."""
+from __future__ import annotations
+
+import numpy as np
+
+from .builder import ModelBuilder
+
+
+def nhwc(shape) -> list[int]:
+    shape = [1 if (d is None or d <= 0) else int(d) for d in shape]
+    return [shape[0], *shape[2:], shape[1]] if len(shape) >= 3 else shape
+
+
+def conv_out(size: int, kernel: int, stride: int, before: int, after: int, dilation: int) -> int:
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class ChannelsFirst:
+    """Adds NCHW-framework layers to a ModelBuilder; `problem` records what cannot be."""
+
+    def __init__(self, builder: ModelBuilder):
+        self.b = builder
+
+    def conv(self, name: str, x: str, weight: np.ndarray, bias: np.ndarray | None,
+             strides, pads, dilations, groups: int, kind: str) -> None:
+        """weight (F, C/groups, K...); pads: [[before, after]] per spatial dim."""
+        b = self.b
+        shape = b.shape(x)
+        rank = len(shape) - 2
+        channels, filters = shape[-1], weight.shape[0]
+        kernel = list(weight.shape[2:])
+        if rank not in (1, 2) or len(kernel) != rank:
+            b.problem(name, kind, f"{rank}-D convolution is not supported (1-D and 2-D are)")
+            return
+        out = [shape[0]] + [conv_out(shape[1 + d], kernel[d], strides[d], *pads[d], dilations[d])
+                            for d in range(rank)]
+        padding = "valid" if not any(p for pair in pads for p in pair) else [list(p) for p in pads]
+        common = {"kernel_size": kernel, "strides": list(strides), "dilation_rate": list(dilations),
+                  "padding": padding, "use_bias": bias is not None}
+        spatial_first = tuple(range(2, 2 + rank))
+        if groups == 1:
+            params = {"kernel": weight.transpose(*spatial_first, 1, 0)}
+            op = "conv2d" if rank == 2 else "conv1d"
+            b.add(name, op, x, out + [filters], params | self._bias(bias), filters=filters, **common)
+        elif groups == channels and filters % channels == 0:
+            multiplier = filters // channels
+            # Output channel c*M + m of a grouped conv is depthwise channel c, multiplier m.
+            w = weight.reshape(channels, multiplier, *kernel).transpose(*spatial_first, 0, 1)
+            op = "depthwise_conv2d" if rank == 2 else "depthwise_conv1d"
+            b.add(name, op, x, out + [filters], {"depthwise_kernel": w} | self._bias(bias),
+                  depth_multiplier=multiplier, **common)
+        else:
+            b.problem(name, kind, f"groups={groups} with {channels} input channels (only 1 or "
+                                  f"one group per channel is supported)")
+
+    @staticmethod
+    def _bias(bias):
+        return {} if bias is None else {"bias": bias}
+
+    def batch_norm(self, name, x, scale, offset, mean, variance, epsilon) -> None:
+        self.b.add(name, "batch_norm", x, self.b.shape(x),
+                   {"gamma": scale, "beta": offset, "moving_mean": mean, "moving_variance": variance},
+                   epsilon=float(epsilon))
+
+    def activation(self, name, x, activation) -> None:
+        self.b.add(name, "activation", x, self.b.shape(x), activation=activation)
+
+    def add(self, name, xs, kind) -> None:
+        shapes = [self.b.shape(x) for x in xs]
+        if any(s != shapes[0] for s in shapes):
+            self.b.problem(name, kind, f"adds tensors of different shapes {shapes} (no broadcasting)")
+            return
+        self.b.add(name, "add", xs, shapes[0])
+
+    def global_average_pool(self, name, x, keepdims: bool) -> None:
+        shape = self.b.shape(x)
+        out = [shape[0]] + ([1] * (len(shape) - 2) if keepdims else []) + [shape[-1]]
+        op = "global_average_pooling2d" if len(shape) == 4 else "global_average_pooling1d"
+        self.b.add(name, op, x, out, keepdims=keepdims)
+
+    def flatten(self, name, x, kind) -> None:
+        shape = self.b.shape(x)
+        if all(d == 1 for d in shape[1:-1]):
+            if len(shape) == 2:
+                self.b.alias(name, x)
+            else:
+                self.b.add(name, "reshape", x, [shape[0], shape[-1]], target_shape=[shape[-1]])
+        else:
+            self.b.problem(name, kind, f"flattens a {shape[1:-1]} spatial tensor: its "
+                                       "channels-first element order has no channels-last equivalent")
+
+    def dense(self, name, x, weight_in_out: np.ndarray, bias) -> None:
+        shape = self.b.shape(x)
+        units = weight_in_out.shape[1]
+        self.b.add(name, "dense", x, shape[:-1] + [units],
+                   {"kernel": weight_in_out} | self._bias(bias), units=units,
+                   use_bias=bias is not None)
+
+    def zero_pad(self, name, x, pairs, kind) -> None:
+        """pairs: [[before, after]] for H and W."""
+        shape = self.b.shape(x)
+        if len(shape) != 4 or any(p < 0 for pair in pairs for p in pair):
+            self.b.problem(name, kind, "only non-negative padding of the two spatial dims")
+            return
+        out = [shape[0], shape[1] + sum(pairs[0]), shape[2] + sum(pairs[1]), shape[3]]
+        self.b.add(name, "zero_padding2d", x, out, padding=[list(p) for p in pairs])
+
+    def pool(self, name, x, op, kernel, strides, pads, kind) -> None:
+        shape = self.b.shape(x)
+        if len(shape) != 4 or any(p for pair in pads for p in pair):
+            self.b.problem(name, kind, "only unpadded 2-D pooling is supported")
+            return
+        out = [shape[0]] + [conv_out(shape[1 + d], kernel[d], strides[d], 0, 0, 1) for d in range(2)] \
+            + [shape[-1]]
+        self.b.add(name, op, x, out, pool_size=list(kernel), strides=list(strides), padding="valid")
