@@ -19,6 +19,9 @@ from sepc_runtime import emulator
 import importer_models
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# Keras converts torch tensors through __array__ thousands of times per model, and the
+# ONNX export uses the (pinned) TorchScript exporter: both warn, neither matters here.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 HERE = Path(__file__).resolve().parent
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
