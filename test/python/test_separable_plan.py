@@ -50,8 +50,10 @@ def test_plan_fits_and_divides(name, target_row):
     assert plan.tile_panels % plan.panels == 0
     rows_total = out[0] if len(out) == 2 else width // plan.pixels
     assert rows_total % plan.rows == 0
-    assert plan.rows == 1 or plan.rows * plan.pixels * channels * 4 <= TILE_BYTES
-    tiles = (rows_total // plan.rows) * (width // plan.pixels if len(out) == 2 else 1) \
+    cols = plan.cols if len(out) == 2 else plan.pixels
+    assert width % cols == 0 and cols % plan.pixels == 0
+    assert plan.rows == 1 or plan.rows * cols * channels * 4 <= TILE_BYTES
+    tiles = (rows_total // plan.rows) * (width // cols if len(out) == 2 else 1) \
         * (panels // plan.tile_panels)
     assert tiles >= 2
 
@@ -76,3 +78,10 @@ def test_register_block_uses_most_of_the_register_file():
     plan = SeparablePlan.choose(kernel(*SHAPES["C"]), TARGETS["x86-avx512"])
     assert plan.pixels * plan.panels == 28
     assert math.gcd(plan.pixels, 56) == plan.pixels
+
+
+def test_wide_layers_tile_in_bands_of_whole_rows():
+    """56x56x128: bands of whole rows (their input is contiguous), an even count of them."""
+    plan = SeparablePlan.choose(kernel(*SHAPES["C"]), TARGETS["x86-avx512"])
+    assert plan.cols == 56
+    assert (56 // plan.rows) % 2 == 0

@@ -58,6 +58,7 @@ class SeparablePlan:
     rows: int          # rows (2-D) or register blocks (1-D) per tile
     tile_panels: int   # panels per tile
     channel_vector: int
+    cols: int = 0      # 2-D: pixels per tile along the width, a multiple of `pixels`
 
     @staticmethod
     def choose(k: Kernel, t: Target) -> "SeparablePlan":
@@ -80,12 +81,21 @@ class SeparablePlan:
         shareable = [(p, q) for p, q in blocks
                      if height * (width // p) * (panels // q) >= MIN_TILES]
         pixels, block_panels = min(shareable or blocks, key=cost)
+        # 2-D tiles are bands of whole rows where two rows fit the budget: their input is
+        # then one contiguous stretch of memory, which the prefetchers stream, rather than
+        # a short piece of every row. Else, and in 1-D, a register block wide.
+        cols = pixels
+        if len(spatial) == 2:
+            cols = max(c for c in divisors(width)
+                       if c % pixels == 0 and (c == pixels or 2 * c * channels * 4 <= TILE_BYTES))
         # Rows: of the image (2-D), or of register blocks along the sequence (1-D).
         row_count = spatial[0] if len(spatial) == 2 else width // pixels
-        other_tiles = width // pixels if len(spatial) == 2 else 1
-        row_bytes = pixels * channels * 4
+        other_tiles = width // cols if len(spatial) == 2 else 1
+        row_bytes = cols * channels * 4
         row_options = [d for d in divisors(row_count) if d * row_bytes <= TILE_BYTES or d == 1]
-        rows, tile_panels = max(row_options), panels
+        # The most rows, among row counts that give every thread as many tiles if any do.
+        even = [d for d in row_options if (row_count // d) * other_tiles % MIN_TILES == 0]
+        rows, tile_panels = max(even or row_options), panels
 
         def tiles():
             return (row_count // rows) * other_tiles * (panels // tile_panels)
@@ -103,7 +113,7 @@ class SeparablePlan:
                 rows = max(d for d in row_options if d < rows)
             else:
                 break
-        return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes)
+        return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes, cols)
 
 
 class Separable(Schedule):
@@ -116,22 +126,26 @@ class Separable(Schedule):
         return SeparablePlan.choose(k, t)
 
     def spatial_tile(self, plan) -> list[int]:
-        return [plan.rows, plan.pixels] if self.rank == 2 else [plan.rows * plan.pixels]
+        return [plan.rows, plan.cols] if self.rank == 2 else [plan.rows * plan.pixels]
 
     def root_tiles(self, k, t):
         plan = self.plan(k, t)
         sizes = [1] + self.spatial_tile(plan) + [plan.tile_panels, 0]
         return sizes + ([0] if k.root_role == "main" else [])
 
-    def row_step(self, plan) -> list[int]:
-        """One row (2-D) or one register block (1-D) of the tile."""
-        return [0, 1, 0] if self.rank == 2 else [0, plan.pixels]
+    def row_steps(self, plan) -> list[list[int]]:
+        """Loops down to one register block: rows, then blocks along a band's width (2-D);
+        register blocks (1-D)."""
+        if self.rank == 1:
+            return [[0, plan.pixels]]
+        return [[0, 1, 0]] + ([[0, 0, plan.pixels]] if plan.cols > plan.pixels else [])
 
     def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
         plan = self.plan(k, t)
         # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels.
         reduction = [0] if k.root_role == "main" else []
-        pw_levels = [[0] * (self.rank + 1) + [plan.panels, 0], self.row_step(plan) + [0, 0]]
+        pw_levels = [[0] * (self.rank + 1) + [plan.panels, 0]] + \
+            [step + [0, 0] for step in self.row_steps(plan)]
         self.nest(s, fused, k.root_role, [r for r in ("main", "init") if r != k.root_role],
                   [sizes + reduction for sizes in pw_levels])
         main, _ = s.tile(fused["main"], [0] * (self.rank + 3) + [1])
@@ -139,7 +153,8 @@ class Separable(Schedule):
         # The depthwise tile: rows (or register blocks), then channel vectors.
         dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
         window = [0] * self.rank if dw_root == "dw_main" else []
-        dw_levels = [self.row_step(plan) + [0], [0] * (self.rank + 1) + [plan.channel_vector]]
+        dw_levels = [step + [0] for step in self.row_steps(plan)] + \
+            [[0] * (self.rank + 1) + [plan.channel_vector]]
         self.nest(s, fused, dw_root, [r for r in ("dw_main", "dw_init") if r != dw_root],
                   [sizes + window for sizes in dw_levels])
         dw_main = fused["dw_main"]
