@@ -240,9 +240,13 @@ def lower_depthwise(op, b: LayerBuilder) -> ir.Value:
     if multiplier > 1:
         x = replicate_channels(x, multiplier, b.layer)
     flat_kernel = tensor_constant(kernel.reshape(kernel.shape[:-2] + (-1,)))
-    padded = pad(x, padding_pairs(op))
-    if b.prefix and padded != x:
-        b.tag(padded, "pad")      # a fused kernel pads per tile (schedules/separable.py)
+    pairs = padding_pairs(op)
+    padded = pad(x, pairs)
+    if b.prefix and any(before for before, _ in pairs):
+        # A fused kernel pads per tile (schedules/separable.py). Padding only after the
+        # input (stride-2 'same') is not copied at all: the vectorized depthwise reads the
+        # input itself, out-of-bounds reads giving the zeros.
+        b.tag(padded, "pad")
     x = padded
     out_shape = shape_of(op.result)
     activation = string_attr(op, "activation")

@@ -98,6 +98,15 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
     # Hoisting leaves the tile and its slice as unchanged iter_args; bufferized as they
     # are, they cost a heap buffer and two copies per tile.
     s.cleanup()
+    # Reads of an input padded only after its end (stride-2 'same', unfused pads) read the
+    # input itself, out-of-bounds lanes giving the zeros: that pad is never materialized.
+    # After hoisting: folding slices into transfers first would hide accumulators from it.
+    f = s.match_op("func.func")
+    s.emit(f"transform.apply_patterns to {f} {{\n"
+           "      transform.apply_patterns.tensor.fold_tensor_subset_ops_into_vector_transfers\n"
+           "      transform.apply_patterns.linalg.pad_vectorization\n"
+           f"    }} : {ANY}")
+    s.cleanup()
     return s.text()
 
 
