@@ -92,7 +92,7 @@ def convert(b: ModelBuilder, layer, sources: list[str]) -> None:
     weights = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
     src = sources[0]
 
-    def conv_fields(rank):
+    def conv_fields():
         if cfg.get("data_format", "channels_last") != "channels_last":
             b.problem(name, kind, "data_format channels_first is not supported")
         return {"kernel_size": list(cfg["kernel_size"]), "strides": list(cfg["strides"]),
@@ -105,17 +105,17 @@ def convert(b: ModelBuilder, layer, sources: list[str]) -> None:
             return
         params = {"kernel": weights[0]} | ({"bias": weights[1]} if cfg["use_bias"] else {})
         b.add(name, "conv2d" if kind == "Conv2D" else "conv1d", src, shape, params,
-              filters=cfg["filters"], **conv_fields(2 if kind == "Conv2D" else 1))
+              filters=cfg["filters"], **conv_fields())
     elif kind in ("DepthwiseConv2D", "DepthwiseConv1D"):
         params = {"depthwise_kernel": weights[0]} | ({"bias": weights[1]} if cfg["use_bias"] else {})
         b.add(name, "depthwise_conv2d" if kind.endswith("2D") else "depthwise_conv1d", src, shape,
-              params, depth_multiplier=cfg["depth_multiplier"], **conv_fields(0))
+              params, depth_multiplier=cfg["depth_multiplier"], **conv_fields())
     elif kind in ("SeparableConv2D", "SeparableConv1D"):
         params = {"depthwise_kernel": weights[0], "pointwise_kernel": weights[1]} \
             | ({"bias": weights[2]} if cfg["use_bias"] else {})
         b.add(name, "separable_conv2d" if kind.endswith("2D") else "separable_conv1d", src, shape,
               params, filters=cfg["filters"], depth_multiplier=cfg["depth_multiplier"],
-              **conv_fields(0))
+              **conv_fields())
     elif kind == "BatchNormalization":
         axis = cfg["axis"]
         axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis

@@ -69,7 +69,6 @@ def import_onnx(path: str) -> ModelBuilder:
         x = data[0] if data else None
         spatial = len(b.shape(x)) - 2 if x else 0
         if op == "Conv":
-            kernel = list(const[1].shape[2:])
             pads = attrs.get("pads", [0] * 2 * spatial)
             if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
                 b.problem(name, op, f"auto_pad {attrs['auto_pad']!r} (only explicit pads)")
@@ -78,7 +77,6 @@ def import_onnx(path: str) -> ModelBuilder:
                     attrs.get("strides", [1] * spatial),
                     [[pads[d], pads[d + spatial]] for d in range(spatial)],
                     attrs.get("dilations", [1] * spatial), attrs.get("group", 1), op)
-            del kernel
         elif op == "BatchNormalization":
             cf.batch_norm(out, x, *const[1:5], attrs.get("epsilon", 1e-5))
         elif op == "Relu":

@@ -10,6 +10,7 @@ edge) whose innermost dimension is static and unit-stride becomes loops of vecto
 stores of that dimension. Any other copy becomes a linalg.copy (loops).
 """
 import math
+from contextlib import contextmanager
 
 from mlir import ir
 from mlir.dialects import arith, linalg, memref, scf, vector
@@ -39,28 +40,40 @@ def static(t: ir.MemRefType) -> bool:
     return t.has_static_shape and dynamic not in strides and offset != dynamic
 
 
-def copy_by_chunks(source: ir.Value, target: ir.Value, inner: int) -> None:
-    """Loops over the dims before `inner`, one contiguous memref.copy per iteration."""
-    shape = ir.MemRefType(source.type).shape
+@contextmanager
+def loop_nest(source: ir.Value, dims: int):
+    """scf.for loops over `source`'s first `dims` dims (none for a static size 1); yields
+    one index per dim (the induction variable, or 0) with the insertion point inside."""
+    t = ir.MemRefType(source.type)
     index = ir.IndexType.get()
     zero = arith.ConstantOp(index, 0).result
     one = arith.ConstantOp(index, 1).result
-    offsets: list = [0] * len(shape)
-    loops = []
-    for dim in range(inner):
-        if shape[dim] == 1:
+    indices, loops = [], []
+    for dim in range(dims):
+        if not t.is_dynamic_dim(dim) and t.shape[dim] == 1:
+            indices.append(zero)
             continue
-        loop = scf.ForOp(zero, arith.ConstantOp(index, shape[dim]).result, one)
+        bound = (memref.dim(source, arith.ConstantOp(index, dim).result) if t.is_dynamic_dim(dim)
+                 else arith.ConstantOp(index, t.shape[dim]).result)
+        loop = scf.ForOp(zero, bound, one)
         loops.append(loop)
-        offsets[dim] = loop.induction_variable
+        indices.append(loop.induction_variable)
         ir.InsertionPoint(loop.body).__enter__()
-    sizes = [1] * inner + list(shape[inner:])
-    ones = [1] * len(shape)
-    memref.copy(memref.subview(source, offsets, sizes, ones),
-                memref.subview(target, offsets, sizes, ones))
+    yield indices
     for loop in reversed(loops):
         scf.YieldOp([])
         ir.InsertionPoint(loop.body).__exit__(None, None, None)
+
+
+def copy_by_chunks(source: ir.Value, target: ir.Value, inner: int) -> None:
+    """Loops over the dims before `inner`, one contiguous memref.copy per iteration."""
+    shape = ir.MemRefType(source.type).shape
+    with loop_nest(source, inner) as indices:
+        offsets = indices + [0] * (len(shape) - inner)
+        sizes = [1] * inner + list(shape[inner:])
+        ones = [1] * len(shape)
+        memref.copy(memref.subview(source, offsets, sizes, ones),
+                    memref.subview(target, offsets, sizes, ones))
 
 
 def unit_stride_rows(*types: ir.MemRefType) -> bool:
@@ -72,29 +85,14 @@ def unit_stride_rows(*types: ir.MemRefType) -> bool:
 def copy_by_vectors(source: ir.Value, target: ir.Value) -> None:
     """Loops over all but the innermost dim, one vector load and store per step."""
     t = ir.MemRefType(source.type)
-    index = ir.IndexType.get()
-    zero = arith.ConstantOp(index, 0).result
-    one = arith.ConstantOp(index, 1).result
-    indices, loops = [], []
-    for dim in range(t.rank - 1):
-        if not t.is_dynamic_dim(dim) and t.shape[dim] == 1:
-            indices.append(zero)
-            continue
-        bound = (memref.dim(source, arith.ConstantOp(index, dim).result) if t.is_dynamic_dim(dim)
-                 else arith.ConstantOp(index, t.shape[dim]).result)
-        loop = scf.ForOp(zero, bound, one)
-        loops.append(loop)
-        indices.append(loop.induction_variable)
-        ir.InsertionPoint(loop.body).__enter__()
     # Pieces of at most a cache line of f32: no wider than any target's vectors need.
     length = t.shape[-1]
     piece = max(d for d in range(1, min(length, 16) + 1) if length % d == 0)
-    for start in range(0, length, piece):
-        at = indices + [arith.ConstantOp(index, start).result]
-        vector.store(vector.load(ir.VectorType.get([piece], t.element_type), source, at), target, at)
-    for loop in reversed(loops):
-        scf.YieldOp([])
-        ir.InsertionPoint(loop.body).__exit__(None, None, None)
+    with loop_nest(source, t.rank - 1) as indices:
+        for start in range(0, length, piece):
+            at = indices + [arith.ConstantOp(ir.IndexType.get(), start).result]
+            vector.store(vector.load(ir.VectorType.get([piece], t.element_type), source, at),
+                         target, at)
 
 
 @sep_pass("lower-memref-copies")

@@ -112,12 +112,13 @@ class LayerBuilder:
                 return collapse_to_2d(self.dest)
         return empty(shape)
 
-    def bias_init(self, bias: ir.Value, shape) -> ir.Value:
-        """The chain's first op: the bias (or zeros) broadcast into its final buffer."""
-        init = self.final_init(shape)
+    def bias_init(self, bias: ir.Value, shape, into: ir.Value | None = None) -> ir.Value:
+        """The chain's first op: the bias (or zeros) broadcast into its final buffer (or
+        into `into`), over the leading dims the bias lacks."""
+        init = self.final_init(shape) if into is None else into
         if is_zero_constant(bias):
             return self.tag(linalg.fill(f32_const(0.0), outs=[init]), "init")
-        dims = list(range(len(shape) - 1))
+        dims = list(range(len(shape) - len(shape_of(bias))))
         return self.tag(linalg.broadcast(bias, outs=[init], dimensions=dims), "init")
 
     def activate(self, value: ir.Value, activation: str, kernel: str) -> ir.Value:
@@ -309,12 +310,9 @@ def lower_separable(op, b: LayerBuilder) -> ir.Value:
     groups = [[d] for d in range(rank - 1)] + [[rank - 1, rank]]
     dest = tensor.expand_shape(blocked, b.final_init(out_shape), groups, [],
                                out_shape[:-1] + [panels, PANEL])
-    if is_zero_constant(bias):
-        init = b.tag(linalg.fill(f32_const(0.0), outs=[dest]), "init")
-    else:
-        panel_bias = tensor_constant(constant_array(bias).reshape(panels, PANEL))
-        init = b.tag(linalg.broadcast(panel_bias, outs=[dest], dimensions=list(range(rank - 1))),
-                     "init")
+    if not is_zero_constant(bias):
+        bias = tensor_constant(constant_array(bias).reshape(panels, PANEL))
+    init = b.bias_init(bias, out_shape[:-1] + [panels, PANEL], into=dest)
     # Loop dims: the pixel dims (batch, spatial), panel, lane, then the channel reduction.
     pixel = list(range(rank - 1))
     panel, lane, channel = rank - 1, rank, rank + 1
