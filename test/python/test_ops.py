@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_model
+from conftest import (TOLERANCE, compile_and_run, make_model, random_inputs, random_weights,
+                      scaled_error)
 from reference import run_reference
 
 # The shared goldens live beside the repository; SEPC_SHARED (as for test/run_tests.sh) or
@@ -288,6 +289,25 @@ def test_max_pooling_never_picks_padding_on_negative_input(check):
                        [layer("max_pooling2d", "y", "x", pool_size=3, strides=2, padding="same")])
     x = -10.0 - np.random.default_rng(0).uniform(0.0, 1.0, (1, 9, 9, 5)).astype(np.float32)
     check(model, inputs={"x": x})
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+def test_clamps_propagate_nan_like_numpy(activation, tmp_path, target):
+    # The clamps' max is nsz (one vmaxps on x86): NaN must still come through, exactly
+    # where the float64 reference puts it, in the fused separable kernel and elsewhere.
+    model = make_model(c_name(f"nan_{activation}"), {"x": [1, 8, 14, 16]}, [
+        layer("depthwise_conv2d", "dw", "x", kernel_size=3, padding="same", activation=activation),
+        layer("conv2d", "pw", "dw", filters=32, kernel_size=1, activation=activation),
+    ])
+    weights = random_weights(model)
+    x = random_inputs(model)["x"]
+    x[0, 3, 5, 7] = np.nan
+    want = run_reference(model, weights, {"x": x})["pw"]
+    got = compile_and_run(model, weights, {"x": x}, tmp_path, target)["pw"]
+    assert np.isnan(want).sum() == 3 * 3 * 32
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = ~np.isnan(want)
+    assert scaled_error(got[finite], want[finite]) <= TOLERANCE
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])

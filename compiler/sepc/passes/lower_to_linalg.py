@@ -68,7 +68,9 @@ def elementwise(inputs: list[ir.Value], init: ir.Value, body, extra_maps=None) -
 # --- activations: scalar bodies -------------------------------------------------------
 
 def relu(x):
-    return arith.maximumf(x, f32_const(0.0))
+    # nsz: relu(-0.0) may be -0.0, which lets x86 clamp with one vmaxps (NaN still
+    # propagates); without it LLVM adds a NaN compare and blend to every vector.
+    return arith.maximumf(x, f32_const(0.0), fastmath=ir.Attribute.parse("#arith.fastmath<nsz>"))
 
 
 def relu6(x):

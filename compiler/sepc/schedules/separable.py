@@ -51,6 +51,24 @@ def stride_area(k: Kernel) -> int:
                         / (out[1] * (out[2] if len(out) == 4 else 1))))
 
 
+def width_stride(k: Kernel) -> int:
+    x, _, out = k.operand_shapes["dw_main"]
+    return max(1, round(x[-2] / out[-2]))
+
+
+def depthwise_pixels(k: Kernel, t: Target, pixels: int) -> int:
+    """The depthwise register block: the most pixels, dividing the pointwise block, whose
+    accumulators and input vectors (stride x (pixels - 1) + window) fit in registers. The
+    vectorized 1-D conv loads the whole input row before its FMAs, so a block past that
+    spills (a 14-pixel stride-2 row did: 29 inputs + 14 accumulators); a filter tap can
+    be reloaded from L1 instead, so taps are not counted."""
+    window = k.operand_shapes["dw_main"][1][-2]
+    stride = width_stride(k)
+    fits = [d for d in divisors(pixels)
+            if d + stride * (d - 1) + window <= t.registers]
+    return max(fits or [1])
+
+
 @dataclass(frozen=True)
 class SeparablePlan:
     pixels: int        # register block: pixels along the width ...
@@ -59,6 +77,7 @@ class SeparablePlan:
     tile_panels: int   # panels per tile
     channel_vector: int
     cols: int = 0      # 2-D: pixels per tile along the width, a multiple of `pixels`
+    dw_pixels: int = 0 # depthwise register block along the width, a divisor of `pixels`
 
     @staticmethod
     def choose(k: Kernel, t: Target) -> "SeparablePlan":
@@ -113,7 +132,8 @@ class SeparablePlan:
                 rows = max(d for d in row_options if d < rows)
             else:
                 break
-        return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes, cols)
+        return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes, cols,
+                             depthwise_pixels(k, t, pixels))
 
 
 class Separable(Schedule):
@@ -133,19 +153,19 @@ class Separable(Schedule):
         sizes = [1] + self.spatial_tile(plan) + [plan.tile_panels, 0]
         return sizes + ([0] if k.root_role == "main" else [])
 
-    def row_steps(self, plan) -> list[list[int]]:
-        """Loops down to one register block: rows, then blocks along a band's width (2-D);
-        register blocks (1-D)."""
+    def row_steps(self, plan, pixels: int) -> list[list[int]]:
+        """Loops down to one register block of `pixels`: rows, then blocks along a band's
+        width (2-D); register blocks (1-D)."""
         if self.rank == 1:
-            return [[0, plan.pixels]]
-        return [[0, 1, 0]] + ([[0, 0, plan.pixels]] if plan.cols > plan.pixels else [])
+            return [[0, pixels]]
+        return [[0, 1, 0]] + ([[0, 0, pixels]] if plan.cols > pixels else [])
 
     def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
         plan = self.plan(k, t)
         # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels.
         reduction = [0] if k.root_role == "main" else []
         pw_levels = [[0] * (self.rank + 1) + [plan.panels, 0]] + \
-            [step + [0, 0] for step in self.row_steps(plan)]
+            [step + [0, 0] for step in self.row_steps(plan, plan.pixels)]
         self.nest(s, fused, k.root_role, [r for r in ("main", "init") if r != k.root_role],
                   [sizes + reduction for sizes in pw_levels])
         main, _ = s.tile(fused["main"], [0] * (self.rank + 3) + [1])
@@ -153,7 +173,7 @@ class Separable(Schedule):
         # The depthwise tile: rows (or register blocks), then channel vectors.
         dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
         window = [0] * self.rank if dw_root == "dw_main" else []
-        dw_levels = [step + [0] for step in self.row_steps(plan)] + \
+        dw_levels = [step + [0] for step in self.row_steps(plan, plan.dw_pixels)] + \
             [[0] * (self.rank + 1) + [plan.channel_vector]]
         self.nest(s, fused, dw_root, [r for r in ("dw_main", "dw_init") if r != dw_root],
                   [sizes + window for sizes in dw_levels])
@@ -175,14 +195,15 @@ class Separable(Schedule):
 
     def vector_sizes(self, k, t, role):
         plan = self.plan(k, t)
-        one_row = [1, 1, plan.pixels] if self.rank == 2 else [1, plan.pixels]
+        def one_row(pixels):
+            return [1, 1, pixels] if self.rank == 2 else [1, pixels]
         kernel_width = k.operand_shapes["dw_main"][1][-2] if "dw_main" in k.operand_shapes else 1
         if role == "main":
-            return one_row + [plan.panels, PANEL, 1]
+            return one_row(plan.pixels) + [plan.panels, PANEL, 1]
         if role in ("init", "epilogue"):
-            return one_row + [plan.panels, PANEL]
+            return one_row(plan.pixels) + [plan.panels, PANEL]
         if role == "dw_main":
-            return [1, plan.pixels, plan.channel_vector, kernel_width]
+            return [1, plan.dw_pixels, plan.channel_vector, kernel_width]
         if role in ("dw_init", "dw_epilogue"):
-            return one_row + [plan.channel_vector]
+            return one_row(plan.dw_pixels) + [plan.channel_vector]
         return None
