@@ -135,29 +135,44 @@ class Matmul(Schedule):
     def rows(self, k, t):
         """A row tile that divides M when one of at least half the strategy's rows exists
         (no ragged last tile), else the strategy's rows with the last tile masked. Never
-        more than the strategy's rows: the accumulators must fit the register file."""
+        more than the strategy's rows: the accumulators must fit the register file. On
+        fixed-width targets an M below the strategy's rows (a batch-1 dense layer: M = 1)
+        is one tile of M rows. (SVE keeps its block: llc fails on contractions of more
+        scalable vectors.)"""
         preferred = t.strategy.matmul_rows
         m = k.main_operand_shapes[0][0]
+        if m < preferred and not t.scalable:
+            return m
         dividing = max(d for d in range(1, min(m, preferred) + 1) if m % d == 0)
         return dividing if 2 * dividing >= preferred else preferred
 
-    def columns(self, t):
-        return channel_vector(t, t.strategy.matmul_vectors)
+    def vectors(self, k, t):
+        """Vectors of columns per row: the strategy's register block, its rows traded for
+        columns when M is short. A batch-1 dense layer then streams whole 1 KiB runs of
+        each weight row (16 zmm) instead of 128 bytes every 4 KiB, which left it
+        latency-bound on its weights."""
+        if t.scalable:
+            return t.strategy.matmul_vectors
+        block = t.strategy.matmul_rows * t.strategy.matmul_vectors
+        return max(t.strategy.matmul_vectors, block // self.rows(k, t))
+
+    def columns(self, k, t):
+        return channel_vector(t, self.vectors(k, t))
 
     def root_tiles(self, k, t):
-        return [self.rows(k, t), forall_channel(t, t.strategy.matmul_vectors)]
+        return [self.rows(k, t), forall_channel(t, self.vectors(k, t))]
 
     def peels(self, k, t):
         return t.scalable and k.main_operand_shapes[0][0] % self.rows(k, t) == 0
 
     def inner_tiles(self, k, t, role):
-        n = inner_channel(t, t.strategy.matmul_vectors)
+        n = inner_channel(t, self.vectors(k, t))
         if role == "main":
             return [0, n, 1]
         return [0, n] if t.scalable else None
 
     def vector_sizes(self, k, t, role):
-        return [self.rows(k, t), self.columns(t)] + ([1] if role == "main" else [])
+        return [self.rows(k, t), self.columns(k, t)] + ([1] if role == "main" else [])
 
     def named_contraction(self, role):
         # Folding the unit-K contraction to mul/add reads A through a transposing
