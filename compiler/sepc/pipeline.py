@@ -102,7 +102,7 @@ def stages(target: Target) -> list[Stage]:
                                 "lower-to-linalg"), mlir("canonicalize,cse"))),
         Stage("tiled", (transform(remember_kernels),)),
         Stage("vector", (transform(lambda c: vectorization_script(c.kernels, c.target)),)),
-        Stage("llvm", (passes("fill-pad-borders", "stagger-tile-buffers"), mlir(BUFFERIZE), passes("drop-output-results"),
+        Stage("llvm", (passes("elide-zero-pads", "fill-pad-borders", "stagger-tile-buffers"), mlir(BUFFERIZE), passes("drop-output-results"),
                        transform(lambda c: serial_loops_script(c.target)), mlir(deallocate(target)),
                        passes("lower-memref-copies", "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),

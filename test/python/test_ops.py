@@ -398,6 +398,16 @@ def test_keyword_spotting_1d_separable(check):
     check(model)
 
 
+def test_long_1d_separable_tiles_between_the_edges_read_their_input_in_place(check):
+    # 12000 steps x 32 channels is several tiles: the first and last pad their input, the
+    # ones between read it where it is (elide-zero-pads); all must match the reference.
+    model = make_model("long_1d", {"x": [1, 12000, 32]}, [
+        layer("depthwise_conv1d", "dw", "x", kernel_size=9, padding="same", activation="relu6"),
+        layer("conv1d", "pw", "dw", filters=32, kernel_size=1, activation="relu6"),
+    ])
+    check(model)
+
+
 def test_classifier_head_gap_dense_softmax(check):
     model = make_model("head", {"x": [2, 7, 7, 40]}, [
         layer("global_average_pooling2d", "gap", "x"),
