@@ -408,6 +408,19 @@ def test_long_1d_separable_tiles_between_the_edges_read_their_input_in_place(che
     check(model)
 
 
+@pytest.mark.parametrize("height, width, channels, filters",
+                         [(7, 7, 128, 256), (5, 7, 128, 256), (6, 6, 64, 32)])
+def test_narrow_separable_blocks_of_two_rows(height, width, channels, filters, check):
+    # Narrow layers get two-row pointwise register blocks (AVX-512): a tile of 7 or 5 rows
+    # splits off its last row into one-row blocks, one of 3 rows (6x6) too; the plans are
+    # pinned in test_separable_plan.py.
+    model = make_model(f"narrow_{height}x{width}", {"x": [1, height, width, channels]}, [
+        layer("depthwise_conv2d", "dw", "x", kernel_size=3, padding="same", activation="relu6"),
+        layer("conv2d", "pw", "dw", filters=filters, kernel_size=1, activation="relu6"),
+    ])
+    check(model)
+
+
 def test_classifier_head_gap_dense_softmax(check):
     model = make_model("head", {"x": [2, 7, 7, 40]}, [
         layer("global_average_pooling2d", "gap", "x"),

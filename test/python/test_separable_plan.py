@@ -45,7 +45,11 @@ def test_plan_fits_and_divides(name, target_row):
     panels = k.operand_shapes["main"][1][0]
     vectors = plan.panels * max(PANEL // t.lanes, 1)
     # accumulators + one step's weight vectors + one broadcast pixel
-    assert plan.pixels * vectors + vectors + 1 <= t.registers
+    assert plan.block_rows * plan.pixels * vectors + vectors + 1 <= t.registers
+    # the depthwise block: accumulators + the input row it reads
+    stride, window = SHAPES[name][5], SHAPES[name][4]
+    assert plan.pixels % plan.dw_pixels == 0
+    assert plan.dw_pixels + stride * (plan.dw_pixels - 1) + window <= t.registers
     assert width % plan.pixels == 0 and panels % plan.tile_panels == 0
     assert plan.tile_panels % plan.panels == 0
     rows_total = out[0] if len(out) == 2 else width // plan.pixels
@@ -85,3 +89,21 @@ def test_wide_layers_tile_in_bands_of_whole_rows():
     plan = SeparablePlan.choose(kernel(*SHAPES["C"]), TARGETS["x86-avx512"])
     assert plan.cols == 56
     assert (56 // plan.rows) % 2 == 0
+
+
+@pytest.mark.parametrize("shape, rows, block_rows", [
+    (SHAPES["F"], 7, 2), (SHAPES["E"], 7, 1), (SHAPES["D"], 7, 1), (SHAPES["A"], 14, 1),
+    ((7, 7, 128, 256, 3, 1), 7, 2), ((5, 7, 128, 256, 3, 1), 5, 2), ((6, 6, 64, 32, 3, 1), 3, 2)])
+def test_narrow_layers_block_two_rows(shape, rows, block_rows):
+    # 7 pixels x 2 panels fill only 14 of 32 zmm: two rows make it 28 (an odd last row of
+    # the tile is split off); wider layers already fill the registers in one row. The
+    # small shapes are the ones test_ops.py runs.
+    plan = SeparablePlan.choose(kernel(*shape), TARGETS["x86-avx512"])
+    assert (plan.rows, plan.block_rows) == (rows, block_rows)
+
+
+@pytest.mark.parametrize("name, dw_pixels", [("A", 14), ("B", 7), ("K1D", 5)])
+def test_depthwise_block_keeps_its_input_row_in_registers(name, dw_pixels):
+    # stride 2 reads 2p + 1 input vectors: 14 pixels would need 43 registers
+    plan = SeparablePlan.choose(kernel(*SHAPES[name]), TARGETS["x86-avx512"])
+    assert plan.dw_pixels == dw_pixels

@@ -69,6 +69,10 @@ class Schedule(ABC):
         """Vectorize `role` to vector.contract rather than mul/add with broadcast reads."""
         return False
 
+    def extra_roles(self, k: Kernel, t: Target) -> list[str]:
+        """Tags that `tile_fused` adds, each vectorized with `vector_sizes(role)`."""
+        return []
+
     def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
         """Build the loops inside the root forall for a kind whose nest is not the plain
         per-part tiling of `tiling_script`; `fused` maps roles to their fused ops.

@@ -52,6 +52,14 @@ class Script:
                   f"in {container} : ({ANY}) -> {ANY}")
         return h
 
+    def split(self, handle: str, dimension: int, at: int) -> tuple[str, str]:
+        """Split a structured op's iteration space at `at` along `dimension`."""
+        both, head, rest = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{both} = transform.structured.split {handle} after {at} "
+                  f"{{dimension = {dimension}}} : {ANY}")
+        self.emit(f"{head}, {rest} = transform.split_handle {both} : ({ANY}) -> ({ANY}, {ANY})")
+        return head, rest
+
     def peel(self, loop: str) -> tuple[str, str]:
         """Split a loop into full steps and a remainder: (main loop, remainder loop)."""
         cast, main, rest = self.fresh(), self.fresh(), self.fresh()

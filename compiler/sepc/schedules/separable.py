@@ -18,7 +18,11 @@ Cost model (`SeparablePlan.choose`):
   holds next to the operands of one channel step (the panels' weight vectors and one
   broadcast pixel; more and the block spills), with the pixel count dividing the width (the vectorizer cannot mask the width). Among blocks with
   the most accumulators, the one with the fewest loads per FMA: loads per channel step are
-  pixels + panel vectors, FMAs are pixels x panel vectors.
+  pixels + panel vectors, FMAs are pixels x panel vectors. Where two rows of that block
+  still fit (a 7-wide layer: 7 x 2 = 14 accumulators), the block takes two rows; an odd
+  last row of the tile is split off with one-row blocks.
+- Depthwise block: the most pixels dividing the pointwise block whose accumulators and
+  input row fit the registers (stride-2 rows of 14 pixels would spill).
 - Tile: as many rows as keep the depthwise buffer within `TILE_BYTES` (it and the panel
   block stay in L2 while the rows reuse them); each tile reads all its weights once from
   beyond L2, so fewer, taller tiles read less. If that leaves fewer than `MIN_TILES` tiles
@@ -37,6 +41,7 @@ from .kernel import Kernel
 from .kinds import Schedule
 
 TILE_BYTES = 256 * 1024
+REST = "_rest"     # tag suffix of the parts of an odd last row
 MIN_TILES = 2
 
 
@@ -78,6 +83,7 @@ class SeparablePlan:
     channel_vector: int
     cols: int = 0      # 2-D: pixels per tile along the width, a multiple of `pixels`
     dw_pixels: int = 0 # depthwise register block along the width, a divisor of `pixels`
+    block_rows: int = 1  # 2-D: rows of the pointwise register block
 
     @staticmethod
     def choose(k: Kernel, t: Target) -> "SeparablePlan":
@@ -132,8 +138,14 @@ class SeparablePlan:
                 rows = max(d for d in row_options if d < rows)
             else:
                 break
+        # A narrow image (7 wide) leaves the one-row block half the registers: two rows
+        # then double the FMAs per weight load (an odd tile's last row is split off).
+        accumulators = pixels * block_panels * vectors_per_panel
+        block_rows = 2 if (len(spatial) == 2 and rows > 1 and cols == pixels and
+                           2 * accumulators + block_panels * vectors_per_panel + 1
+                           <= t.registers) else 1
         return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes, cols,
-                             depthwise_pixels(k, t, pixels))
+                             depthwise_pixels(k, t, pixels), block_rows)
 
 
 class Separable(Schedule):
@@ -162,14 +174,20 @@ class Separable(Schedule):
 
     def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
         plan = self.plan(k, t)
-        # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels.
+        # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels (with
+        # two-row blocks, each part loops over the blocks on its own: tile_row_blocks).
         reduction = [0] if k.root_role == "main" else []
-        pw_levels = [[0] * (self.rank + 1) + [plan.panels, 0]] + \
-            [step + [0, 0] for step in self.row_steps(plan, plan.pixels)]
-        self.nest(s, fused, k.root_role, [r for r in ("main", "init") if r != k.root_role],
-                  [sizes + reduction for sizes in pw_levels])
-        main, _ = s.tile(fused["main"], [0] * (self.rank + 3) + [1])
-        s.annotate(main, k.part("main"))
+        producers = [r for r in ("main", "init") if r != k.root_role]
+        panel_level = [[0] * (self.rank + 1) + [plan.panels, 0] + reduction]
+        if plan.block_rows == 1:
+            levels = [step + [0, 0] for step in self.row_steps(plan, plan.pixels)]
+            self.nest(s, fused, k.root_role, producers,
+                      panel_level + [sizes + reduction for sizes in levels])
+            main, _ = s.tile(fused["main"], [0] * (self.rank + 3) + [1])
+            s.annotate(main, k.part("main"))
+        else:
+            self.nest(s, fused, k.root_role, producers, panel_level)
+            self.tile_row_blocks(s, k, plan, fused)
         # The depthwise tile: rows (or register blocks), then channel vectors.
         dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
         window = [0] * self.rank if dw_root == "dw_main" else []
@@ -183,6 +201,34 @@ class Separable(Schedule):
             dw_main = s.decompose(dw_main)
         s.annotate(dw_main, k.part("dw_main"))
         return True
+
+    def tile_row_blocks(self, s, k, plan, fused) -> None:
+        """Register blocks of `block_rows` rows. Each part of the chain (bias, the 1x1
+        contraction, activation) gets its own loop over the blocks, in place in the output
+        tile: with the long reductions of such layers, accumulators are loaded and stored
+        once per thousand FMAs. An odd last row is split off first and gets one-row
+        blocks, its parts tagged `REST` to be vectorized at their size."""
+        full = plan.rows - plan.rows % plan.block_rows
+        for role in ("init", "main", "epilogue"):
+            if role not in fused:
+                continue
+            parts = [(fused[role], plan.block_rows, "")]
+            if full < plan.rows:
+                head, rest = s.split(fused[role], 1, full)
+                parts = [(head, plan.block_rows, ""), (rest, 1, REST)]
+            extra = [0] if role == "main" else []
+            for op, rows, suffix in parts:
+                op, loop = s.tile_forall(op, [0, rows, 0, 0, 0] + extra)
+                s.mark_serial(loop)
+                if role == "main":
+                    op, _ = s.tile(op, [0] * (self.rank + 3) + [1])
+                s.annotate(op, k.part(role + suffix))
+
+    def extra_roles(self, k, t) -> list[str]:
+        plan = self.plan(k, t)
+        if plan.block_rows > 1 and plan.rows % plan.block_rows:
+            return [r + REST for r in ("main", "init", "epilogue") if r in k.roles]
+        return []
 
     @staticmethod
     def nest(s, fused: dict, root: str, producers: list[str], levels: list[list[int]]) -> None:
@@ -198,9 +244,14 @@ class Separable(Schedule):
         def one_row(pixels):
             return [1, 1, pixels] if self.rank == 2 else [1, pixels]
         kernel_width = k.operand_shapes["dw_main"][1][-2] if "dw_main" in k.operand_shapes else 1
+        block = [1, plan.block_rows, plan.pixels] if self.rank == 2 else one_row(plan.pixels)
         if role == "main":
-            return one_row(plan.pixels) + [plan.panels, PANEL, 1]
+            return block + [plan.panels, PANEL, 1]
         if role in ("init", "epilogue"):
+            return block + [plan.panels, PANEL]
+        if role == "main" + REST:
+            return one_row(plan.pixels) + [plan.panels, PANEL, 1]
+        if role in ("init" + REST, "epilogue" + REST):
             return one_row(plan.pixels) + [plan.panels, PANEL]
         if role == "dw_main":
             return [1, plan.dw_pixels, plan.channel_vector, kernel_width]
