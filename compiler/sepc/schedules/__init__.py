@@ -67,8 +67,7 @@ def finish_main(s: Script, schedule, k: Kernel, handle: str, part: str) -> None:
         s.annotate(handle, k.part(part))
 
 
-VECTORIZED_ROLES = ("main", "init", "epilogue", "dw_init", "dw_main", "dw_epilogue",
-                    "main_rest", "init_rest", "epilogue_rest")   # _rest: see separable.REST
+VECTORIZED_ROLES = ("main", "init", "epilogue", "dw_init", "dw_main", "dw_epilogue")
 
 
 def vectorization_script(kernels: list[Kernel], target: Target) -> str:
@@ -80,8 +79,9 @@ def vectorization_script(kernels: list[Kernel], target: Target) -> str:
         if schedule.peels(k, target):
             s.vectorize(s.match_part(k.part(FULL_TILES)), schedule.vector_sizes(k, target, "main"),
                         schedule.named_contraction("main"), full_tiles=True)
-        for role in k.roles + schedule.extra_roles(k, target):
-            sizes = (schedule.vector_sizes(k, target, role) if role in VECTORIZED_ROLES else None)
+        roles = [r for r in k.roles if r in VECTORIZED_ROLES] + schedule.extra_roles(k, target)
+        for role in roles:
+            sizes = schedule.vector_sizes(k, target, role)
             if sizes is not None:
                 s.vectorize(s.match_part(k.part(role)), sizes, schedule.named_contraction(role))
     # Masked transfers become transfer ops with a mask operand: a vector.mask region

@@ -241,20 +241,19 @@ class Separable(Schedule):
 
     def vector_sizes(self, k, t, role):
         plan = self.plan(k, t)
-        def one_row(pixels):
-            return [1, 1, pixels] if self.rank == 2 else [1, pixels]
+        # An odd tile's last row (REST) is one-row blocks of the same pixels and panels.
+        block_rows = 1 if role.endswith(REST) else plan.block_rows
+        role = role.removesuffix(REST)
+
+        def block(rows, pixels):
+            return [1, rows, pixels] if self.rank == 2 else [1, pixels]
         kernel_width = k.operand_shapes["dw_main"][1][-2] if "dw_main" in k.operand_shapes else 1
-        block = [1, plan.block_rows, plan.pixels] if self.rank == 2 else one_row(plan.pixels)
         if role == "main":
-            return block + [plan.panels, PANEL, 1]
+            return block(block_rows, plan.pixels) + [plan.panels, PANEL, 1]
         if role in ("init", "epilogue"):
-            return block + [plan.panels, PANEL]
-        if role == "main" + REST:
-            return one_row(plan.pixels) + [plan.panels, PANEL, 1]
-        if role in ("init" + REST, "epilogue" + REST):
-            return one_row(plan.pixels) + [plan.panels, PANEL]
+            return block(block_rows, plan.pixels) + [plan.panels, PANEL]
         if role == "dw_main":
             return [1, plan.dw_pixels, plan.channel_vector, kernel_width]
         if role in ("dw_init", "dw_epilogue"):
-            return one_row(plan.dw_pixels) + [plan.channel_vector]
+            return block(1, plan.dw_pixels) + [plan.channel_vector]
         return None
