@@ -107,3 +107,12 @@ def test_depthwise_block_keeps_its_input_row_in_registers(name, dw_pixels):
     # stride 2 reads 2p + 1 input vectors: 14 pixels would need 43 registers
     plan = SeparablePlan.choose(kernel(*SHAPES[name]), TARGETS["x86-avx512"])
     assert plan.dw_pixels == dw_pixels
+
+
+@pytest.mark.parametrize("name, outer", [("E", True), ("F", True), ("C", False), ("A", False),
+                                         ("K1D", False)])
+def test_depthwise_channel_vectors_outside_rows_where_they_fit_l1(name, outer):
+    """One channel vector of E's 9x16-pixel tile input is 9 KiB: it stays in L1 while the
+    rows reuse it; C's (9x58 pixels, 33 KiB) would not, so its rows stay outside."""
+    plan = SeparablePlan.choose(kernel(*SHAPES[name]), TARGETS["x86-avx512"])
+    assert plan.dw_channels_outer is outer

@@ -23,6 +23,10 @@ Cost model (`SeparablePlan.choose`):
   last row of the tile is split off with one-row blocks.
 - Depthwise block: the most pixels dividing the pointwise block whose accumulators and
   input row fit the registers (stride-2 rows of 14 pixels would spill).
+- Depthwise loop order: rows outside channel vectors streams each input row from L2 once
+  per output row that reads it (three times for 3x3); channel vectors outside rows reads
+  each input line once and reuses it from L1, where one channel vector of the tile's input
+  fits in half of it (the 14x14 and 7x7 layers).
 - Tile: as many rows as keep the depthwise buffer within `TILE_BYTES` (it and the panel
   block stay in L2 while the rows reuse them); each tile reads all its weights once from
   beyond L2, so fewer, taller tiles read less. If that leaves fewer than `MIN_TILES` tiles
@@ -41,6 +45,8 @@ from .kernel import Kernel
 from .kinds import Schedule
 
 TILE_BYTES = 256 * 1024
+# Half of the smallest L1 data cache of the targets' cores (32 KiB).
+L1_HALF_BYTES = 16 * 1024
 REST = "_rest"     # tag suffix of the parts of an odd last row
 MIN_TILES = 2
 
@@ -74,6 +80,17 @@ def depthwise_pixels(k: Kernel, t: Target, pixels: int) -> int:
     return max(fits or [1])
 
 
+def depthwise_input_bytes(k: Kernel, t: Target, rows: int, cols: int) -> int:
+    """Bytes of one channel vector of a 2-D tile's depthwise input (rows x cols outputs);
+    a 1-D tile's counts as unbounded (its channel vectors stay inside)."""
+    x, kernel, out = k.operand_shapes["dw_main"]
+    if len(x) != 4:
+        return TILE_BYTES
+    extent = [(size - 1) * max(1, round(x[d] / out[d])) + kernel[d - 1]
+              for d, size in ((1, rows), (2, cols))]
+    return extent[0] * extent[1] * t.lanes * 4
+
+
 @dataclass(frozen=True)
 class SeparablePlan:
     pixels: int        # register block: pixels along the width ...
@@ -84,6 +101,7 @@ class SeparablePlan:
     cols: int = 0      # 2-D: pixels per tile along the width, a multiple of `pixels`
     dw_pixels: int = 0 # depthwise register block along the width, a divisor of `pixels`
     block_rows: int = 1  # 2-D: rows of the pointwise register block
+    dw_channels_outer: bool = False  # depthwise loops: channel vectors outside rows
 
     @staticmethod
     def choose(k: Kernel, t: Target) -> "SeparablePlan":
@@ -145,7 +163,8 @@ class SeparablePlan:
                            2 * accumulators + block_panels * vectors_per_panel + 1
                            <= t.registers) else 1
         return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes, cols,
-                             depthwise_pixels(k, t, pixels), block_rows)
+                             depthwise_pixels(k, t, pixels), block_rows,
+                             depthwise_input_bytes(k, t, rows, cols) <= L1_HALF_BYTES)
 
 
 class Separable(Schedule):
@@ -188,11 +207,12 @@ class Separable(Schedule):
         else:
             self.nest(s, fused, k.root_role, producers, panel_level)
             self.tile_row_blocks(s, k, plan, fused)
-        # The depthwise tile: rows (or register blocks), then channel vectors.
+        # The depthwise tile: rows (or register blocks) and channel vectors.
         dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
         window = [0] * self.rank if dw_root == "dw_main" else []
-        dw_levels = [step + [0] for step in self.row_steps(plan, plan.dw_pixels)] + \
-            [[0] * (self.rank + 1) + [plan.channel_vector]]
+        rows = [step + [0] for step in self.row_steps(plan, plan.dw_pixels)]
+        channels = [[0] * (self.rank + 1) + [plan.channel_vector]]
+        dw_levels = channels + rows if plan.dw_channels_outer else rows + channels
         self.nest(s, fused, dw_root, [r for r in ("dw_main", "dw_init") if r != dw_root],
                   [sizes + window for sizes in dw_levels])
         dw_main = fused["dw_main"]
