@@ -46,19 +46,21 @@ class Script:
                   f"tile_sizes {sizes_text(sizes)} : ({ANY}) -> ({results})")
         return tiled, [f"{base}#{i}" for i in range(loops)]
 
+    def fuse(self, handle: str, sizes: list[int]) -> tuple[str, str]:
+        """Tile with scf.for loops and fuse the producers of the operands, destinations
+        included, greedily into them; returns the tiled op and the outermost loop."""
+        loops = sum(1 for size in sizes if size)
+        tiled, base = self.fresh(), self.fresh()
+        results = ", ".join([ANY] * (loops + 1))
+        self.emit(f"{tiled}, {base}:{loops} = transform.structured.fuse {handle} "
+                  f"tile_sizes {sizes_text(sizes)} : ({ANY}) -> ({results})")
+        return tiled, f"{base}#0"
+
     def match_part_in(self, part: str, container: str) -> str:
         h = self.fresh()
         self.emit(f'{h} = transform.structured.match attributes{{sep.part = "{part}"}} '
                   f"in {container} : ({ANY}) -> {ANY}")
         return h
-
-    def split(self, handle: str, dimension: int, at: int) -> tuple[str, str]:
-        """Split a structured op's iteration space at `at` along `dimension`."""
-        both, head, rest = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{both} = transform.structured.split {handle} after {at} "
-                  f"{{dimension = {dimension}}} : {ANY}")
-        self.emit(f"{head}, {rest} = transform.split_handle {both} : ({ANY}) -> ({ANY}, {ANY})")
-        return head, rest
 
     def peel(self, loop: str) -> tuple[str, str]:
         """Split a loop into full steps and a remainder: (main loop, remainder loop)."""

@@ -20,7 +20,7 @@ Cost model (`SeparablePlan.choose`):
   the most accumulators, the one with the fewest loads per FMA: loads per channel step are
   pixels + panel vectors, FMAs are pixels x panel vectors. Where two rows of that block
   still fit (a 7-wide layer: 7 x 2 = 14 accumulators), the block takes two rows; an odd
-  last row of the tile is split off with one-row blocks.
+  last row of the tile is peeled off as one-row blocks.
 - Depthwise block: the most pixels dividing the pointwise block whose accumulators and
   input row fit the registers (stride-2 rows of 14 pixels would spill).
 - Depthwise loop order: rows outside channel vectors streams each input row from L2 once
@@ -157,7 +157,7 @@ class SeparablePlan:
             else:
                 break
         # A narrow image (7 wide) leaves the one-row block half the registers: two rows
-        # then double the FMAs per weight load (an odd tile's last row is split off).
+        # then double the FMAs per weight load (an odd tile's last row is peeled off).
         accumulators = pixels * block_panels * vectors_per_panel
         block_rows = 2 if (len(spatial) == 2 and rows > 1 and cols == pixels and
                            2 * accumulators + block_panels * vectors_per_panel + 1
@@ -193,8 +193,8 @@ class Separable(Schedule):
 
     def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
         plan = self.plan(k, t)
-        # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels (with
-        # two-row blocks, each part loops over the blocks on its own: tile_row_blocks).
+        # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels (the
+        # rows of two-row blocks are tiled after the depthwise tile: tile_row_blocks).
         reduction = [0] if k.root_role == "main" else []
         producers = [r for r in ("main", "init") if r != k.root_role]
         panel_level = [[0] * (self.rank + 1) + [plan.panels, 0] + reduction]
@@ -206,7 +206,6 @@ class Separable(Schedule):
             s.annotate(main, k.part("main"))
         else:
             self.nest(s, fused, k.root_role, producers, panel_level)
-            self.tile_row_blocks(s, k, plan, fused)
         # The depthwise tile: rows (or register blocks) and channel vectors.
         dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
         window = [0] * self.rank if dw_root == "dw_main" else []
@@ -220,26 +219,25 @@ class Separable(Schedule):
             dw_main, _ = s.tile(dw_main, [0, 0, 0, 0, 1, 0])
             dw_main = s.decompose(dw_main)
         s.annotate(dw_main, k.part("dw_main"))
+        if plan.block_rows > 1:
+            self.tile_row_blocks(s, k, plan, fused)
         return True
 
     def tile_row_blocks(self, s, k, plan, fused) -> None:
-        """Register blocks of `block_rows` rows. Each part of the chain (bias, the 1x1
-        contraction, activation) gets its own loop over the blocks, in place in the output
-        tile: with the long reductions of such layers, accumulators are loaded and stored
-        once per thousand FMAs. An odd last row is split off first and gets one-row
-        blocks, its parts tagged `REST` to be vectorized at their size."""
-        full = plan.rows - plan.rows % plan.block_rows
-        for role in ("init", "main", "epilogue"):
-            if role not in fused:
-                continue
-            parts = [(fused[role], plan.block_rows, "")]
-            if full < plan.rows:
-                head, rest = s.split(fused[role], 1, full)
-                parts = [(head, plan.block_rows, ""), (rest, 1, REST)]
-            extra = [0] if role == "main" else []
-            for op, rows, suffix in parts:
-                op, loop = s.tile_forall(op, [0, rows, 0, 0, 0] + extra)
-                s.mark_serial(loop)
+        """Register blocks of `block_rows` rows, with the bias and the activation fused into
+        each block as in one-row blocks (in registers, one store per output): a loop over
+        the blocks into which the chain fuses (the depthwise tile it reads is already a
+        loop of its own, which stays whole). An odd last row is peeled off that loop; its
+        parts, tagged `REST`, are one-row blocks vectorized at their size."""
+        reduction = [0] if k.root_role == "main" else []
+        _, loop = s.fuse(fused[k.root_role], [0, plan.block_rows, 0, 0, 0] + reduction)
+        parts = [(loop, "")]
+        if plan.rows % plan.block_rows:
+            full, rest = s.peel(loop)
+            parts = [(full, ""), (rest, REST)]
+        for loop, suffix in parts:
+            for role in (r for r in ("init", "main", "epilogue") if r in fused):
+                op = s.match_part_in(k.part(role), loop)
                 if role == "main":
                     op, _ = s.tile(op, [0] * (self.rank + 3) + [1])
                 s.annotate(op, k.part(role + suffix))
