@@ -22,11 +22,14 @@ class Strategy:
       the broadcast operands.
     fuse_separable: a depthwise conv and the 1x1 conv it feeds become one kernel
       (passes/fuse_separable.py, schedules/separable.py).
+    conv_filter_vectors: a general conv's register block is depthwise_width pixels x up to
+      this many vectors of filters: each broadcast input value feeds that many FMAs.
     """
     depthwise_width: int = 8
     matmul_rows: int = 8
     matmul_vectors: int = 2
     fuse_separable: bool = False
+    conv_filter_vectors: int = 1
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            "+avx512f,+avx512dq,+avx512bw,+avx512vl,+fma", 512, 32,
            vector_dialect_options="enable-x86vector=true", openmp=True,
            strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2,
-                             fuse_separable=True)),
+                             fuse_separable=True, conv_filter_vectors=2)),
     Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true", openmp=True,

@@ -193,7 +193,7 @@ class Conv2D(Schedule):
         return divisor_tile(k.main_operand_shapes[2][2], t.strategy.depthwise_width)
 
     def filters(self, k, t):
-        return divisor_tile(k.main_operand_shapes[1][-1], t.lanes)
+        return divisor_tile(k.main_operand_shapes[1][-1], t.lanes * t.strategy.conv_filter_vectors)
 
     def channel_chunk(self, k):
         return divisor_tile(k.main_operand_shapes[1][2], 16)
