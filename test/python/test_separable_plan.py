@@ -109,10 +109,14 @@ def test_depthwise_block_keeps_its_input_row_in_registers(name, dw_pixels):
     assert plan.dw_pixels == dw_pixels
 
 
-@pytest.mark.parametrize("name, outer", [("E", True), ("F", True), ("C", False), ("A", False),
-                                         ("K1D", False)])
-def test_depthwise_channel_vectors_outside_rows_where_they_fit_l1(name, outer):
+@pytest.mark.parametrize("name, band", [("E", 14), ("F", 7), ("C", 14), ("D", 14), ("A", 14),
+                                        ("B", 0), ("K1D", 0)])
+def test_depthwise_channel_vectors_outside_rows_where_they_fit_l1(name, band):
     """One channel vector of E's 9x16-pixel tile input is 9 KiB: it stays in L1 while the
-    rows reuse it; C's (9x58 pixels, 33 KiB) would not, so its rows stay outside."""
+    rows reuse it. C's whole tile (9x58 pixels, 33 KiB) would not: it is done in bands of
+    14 columns (9x16 pixels). B's stride-2 rows of 7-pixel blocks read 27x15 pixels of
+    input for one band (26 KiB): its rows stay outside."""
     plan = SeparablePlan.choose(kernel(*SHAPES[name]), TARGETS["x86-avx512"])
-    assert plan.dw_channels_outer is outer
+    assert plan.dw_band == band
+    if band:
+        assert plan.cols % band == 0 and band % plan.dw_pixels == 0

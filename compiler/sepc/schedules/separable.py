@@ -24,9 +24,11 @@ Cost model (`SeparablePlan.choose`):
 - Depthwise block: the most pixels dividing the pointwise block whose accumulators and
   input row fit the registers (stride-2 rows of 14 pixels would spill).
 - Depthwise loop order: rows outside channel vectors streams each input row from L2 once
-  per output row that reads it (three times for 3x3); channel vectors outside rows reads
-  each input line once and reuses it from L1, where one channel vector of the tile's input
-  fits in half of it (the 14x14 and 7x7 layers).
+  per output row that reads it (three times for 3x3). Channel vectors outside rows read
+  each input line once and reuse it from L1 where one channel vector of the input fits in
+  half of it: of the whole tile (the 14x14 and 7x7 layers), else of a band of columns
+  (`dw_band`, the widest multiple of the depthwise block that fits: 14 of the 56 and 28
+  columns), the bands then outermost.
 - Tile: as many rows as keep the depthwise buffer within `TILE_BYTES` (it and the panel
   block stay in L2 while the rows reuse them); each tile reads all its weights once from
   beyond L2, so fewer, taller tiles read less. If that leaves fewer than `MIN_TILES` tiles
@@ -81,8 +83,8 @@ def depthwise_pixels(k: Kernel, t: Target, pixels: int) -> int:
 
 
 def depthwise_input_bytes(k: Kernel, t: Target, rows: int, cols: int) -> int:
-    """Bytes of one channel vector of a 2-D tile's depthwise input (rows x cols outputs);
-    a 1-D tile's counts as unbounded (its channel vectors stay inside)."""
+    """Bytes of one channel vector of the depthwise input of rows x cols outputs (2-D); a
+    1-D tile's counts as unbounded (its channel vectors stay inside)."""
     x, kernel, out = k.operand_shapes["dw_main"]
     if len(x) != 4:
         return TILE_BYTES
@@ -101,7 +103,7 @@ class SeparablePlan:
     cols: int = 0      # 2-D: pixels per tile along the width, a multiple of `pixels`
     dw_pixels: int = 0 # depthwise register block along the width, a divisor of `pixels`
     block_rows: int = 1  # 2-D: rows of the pointwise register block
-    dw_channels_outer: bool = False  # depthwise loops: channel vectors outside rows
+    dw_band: int = 0   # 2-D: columns per depthwise band, channel vectors outside its rows (0: no bands)
 
     @staticmethod
     def choose(k: Kernel, t: Target) -> "SeparablePlan":
@@ -162,9 +164,11 @@ class SeparablePlan:
         block_rows = 2 if (len(spatial) == 2 and rows > 1 and cols == pixels and
                            2 * accumulators + block_panels * vectors_per_panel + 1
                            <= t.registers) else 1
+        dw_pixels = depthwise_pixels(k, t, pixels)
+        bands = [b for b in divisors(cols) if b % dw_pixels == 0
+                 and depthwise_input_bytes(k, t, rows, b) <= L1_HALF_BYTES]
         return SeparablePlan(pixels, block_panels, rows, tile_panels, t.lanes, cols,
-                             depthwise_pixels(k, t, pixels), block_rows,
-                             depthwise_input_bytes(k, t, rows, cols) <= L1_HALF_BYTES)
+                             dw_pixels, block_rows, max(bands, default=0))
 
 
 class Separable(Schedule):
@@ -184,12 +188,12 @@ class Separable(Schedule):
         sizes = [1] + self.spatial_tile(plan) + [plan.tile_panels, 0]
         return sizes + ([0] if k.root_role == "main" else [])
 
-    def row_steps(self, plan, pixels: int) -> list[list[int]]:
-        """Loops down to one register block of `pixels`: rows, then blocks along a band's
-        width (2-D); register blocks (1-D)."""
+    def row_steps(self, plan, pixels: int, width: int = 0) -> list[list[int]]:
+        """Loops down to one register block of `pixels`: rows, then blocks along the
+        `width` columns (the tile's by default) (2-D); register blocks (1-D)."""
         if self.rank == 1:
             return [[0, pixels]]
-        return [[0, 1, 0]] + ([[0, 0, pixels]] if plan.cols > pixels else [])
+        return [[0, 1, 0]] + ([[0, 0, pixels]] if (width or plan.cols) > pixels else [])
 
     def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
         plan = self.plan(k, t)
@@ -209,9 +213,13 @@ class Separable(Schedule):
         # The depthwise tile: rows (or register blocks) and channel vectors.
         dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
         window = [0] * self.rank if dw_root == "dw_main" else []
-        rows = [step + [0] for step in self.row_steps(plan, plan.dw_pixels)]
         channels = [[0] * (self.rank + 1) + [plan.channel_vector]]
-        dw_levels = channels + rows if plan.dw_channels_outer else rows + channels
+        if plan.dw_band:
+            bands = [[0, 0, plan.dw_band, 0]] if plan.dw_band < plan.cols else []
+            rows = [step + [0] for step in self.row_steps(plan, plan.dw_pixels, plan.dw_band)]
+            dw_levels = bands + channels + rows
+        else:
+            dw_levels = [step + [0] for step in self.row_steps(plan, plan.dw_pixels)] + channels
         self.nest(s, fused, dw_root, [r for r in ("dw_main", "dw_init") if r != dw_root],
                   [sizes + window for sizes in dw_levels])
         dw_main = fused["dw_main"]
