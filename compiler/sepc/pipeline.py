@@ -104,7 +104,7 @@ def stages(target: Target) -> list[Stage]:
         Stage("vector", (transform(lambda c: vectorization_script(c.kernels, c.target)),)),
         Stage("llvm", (passes("elide-zero-pads", "fill-pad-borders", "stagger-tile-buffers"), mlir(BUFFERIZE), passes("drop-output-results"),
                        transform(lambda c: serial_loops_script(c.target)), mlir(deallocate(target)),
-                       passes("free-after-last-use", "lower-memref-copies", "drop-buffer-arg-attrs"),
+                       passes("free-after-last-use", "lower-memref-copies", "prefetch-next-panels", "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
                        extract_weights(),
                        passes("add-thread-control" if target.openmp else "add-serial-thread-control"),
