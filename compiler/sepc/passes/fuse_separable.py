@@ -17,9 +17,6 @@ FUSED_PRODUCER = "sep.fused_into_consumer"   # on the depthwise conv: lowered by
 
 def fusible(pw: ir.OpView) -> bool:
     dw = defining_op(pw.operands[0])
-    import os  # EXPERIMENT
-    if os.environ.get("SEPC_NOFUSE"):
-        return False
     if dw is None or dw.name != DEPTHWISE_OF[pw.name] or use_count(dw.result) != 1:
         return False
     pw_kernel = shape_of(pw.operands[1])
