@@ -44,3 +44,33 @@ func.func @small_weights(%panel: index, %acc: vector<2x16xf32>) -> vector<2x16xf
   }
   return %r : vector<2x16xf32>
 }
+
+// A dense layer's loop over the K rows of its (K, N) weights, reading 32 columns of a row
+// per step through a view: the same columns of the row 8 ahead are prefetched, a line
+// (16 floats) at a time.
+memref.global "private" constant @dense : memref<1024x1000xf32> = dense<1.0>
+
+// CHECK-LABEL: func.func @dense_rows(
+// CHECK:         scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK:           %[[C8:.*]] = arith.constant 8 : index
+// CHECK-NEXT:      %[[AHEAD:.*]] = arith.addi %[[K]], %[[C8]] : index
+// CHECK-NEXT:      %[[C0:.*]] = arith.constant 0 : index
+// CHECK-NEXT:      memref.prefetch %[[COLS:.*]][%[[AHEAD]], %[[C0]]], read, locality<2>, data
+// CHECK-NEXT:      %[[C16:.*]] = arith.constant 16 : index
+// CHECK-NEXT:      memref.prefetch %[[COLS]][%[[AHEAD]], %[[C16]]], read, locality<2>, data
+// CHECK-NEXT:      memref.subview %[[COLS]][%[[K]], 0] [1, 32] [1, 1]
+func.func @dense_rows(%col: index, %acc: vector<1x32xf32>) -> vector<1x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c1024 = arith.constant 1024 : index
+  %pad = arith.constant 0.0 : f32
+  %w = memref.get_global @dense : memref<1024x1000xf32>
+  %cols = memref.subview %w[0, %col] [1024, 32] [1, 1] : memref<1024x1000xf32> to memref<1024x32xf32, strided<[1000, 1], offset: ?>>
+  %r = scf.for %k = %c0 to %c1024 step %c1 iter_args(%a = %acc) -> (vector<1x32xf32>) {
+    %row = memref.subview %cols[%k, 0] [1, 32] [1, 1] : memref<1024x32xf32, strided<[1000, 1], offset: ?>> to memref<1x32xf32, strided<[1000, 1], offset: ?>>
+    %v = vector.transfer_read %row[%c0, %c0], %pad {in_bounds = [true, true]} : memref<1x32xf32, strided<[1000, 1], offset: ?>>, vector<1x32xf32>
+    %s = arith.addf %a, %v : vector<1x32xf32>
+    scf.yield %s : vector<1x32xf32>
+  }
+  return %r : vector<1x32xf32>
+}
