@@ -357,6 +357,17 @@ def test_out_arrays_may_not_share_memory_with_inputs_or_each_other(pair):
         model.run({"a": a, "b": b}, out={"total": total, "twice": total[0]})
 
 
+def test_out_arrays_overlapping_an_input_in_part_are_refused_and_neighbours_accepted(pair):
+    model = sepc_runtime.load(pair)
+    buffer = np.zeros(12, np.float32)
+    a, b = buffer[:6].reshape(2, 3), np.ones(3, np.float32)
+    with pytest.raises(ValueError, match=r"output 'twice' .*shares memory with input 'a'"):
+        model.run({"a": a, "b": b}, out={"total": np.zeros((2, 3), np.float32), "twice": buffer[4:7]})
+    twice = buffer[6:9]                         # right after a: no byte in common
+    model.run({"a": a, "b": b}, out={"total": np.zeros((2, 3), np.float32), "twice": twice})
+    np.testing.assert_array_equal(twice, 2 * b)
+
+
 # --- load errors ---------------------------------------------------------------------------
 
 def test_a_missing_library_is_a_load_error(tiny):
@@ -546,13 +557,3 @@ def test_run_manifest_says_foreign_libraries_run_under_qemu(tiny, tmp_path):
         assert caught.value.exit_code == 2
     assert not out.exists()
 
-
-def test_out_arrays_overlapping_an_input_in_part_are_refused_and_neighbours_accepted(pair):
-    model = sepc_runtime.load(pair)
-    buffer = np.zeros(12, np.float32)
-    a, b = buffer[:6].reshape(2, 3), np.ones(3, np.float32)
-    with pytest.raises(ValueError, match=r"output 'twice' .*shares memory with input 'a'"):
-        model.run({"a": a, "b": b}, out={"total": np.zeros((2, 3), np.float32), "twice": buffer[4:7]})
-    twice = buffer[6:9]                         # right after a: no byte in common
-    model.run({"a": a, "b": b}, out={"total": np.zeros((2, 3), np.float32), "twice": twice})
-    np.testing.assert_array_equal(twice, 2 * b)

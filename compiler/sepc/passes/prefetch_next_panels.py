@@ -22,6 +22,8 @@ from .registry import sep_pass
 # prefetcht1: into L2, where the next block is read from; L1 keeps the current block.
 L2_LOCALITY = 2
 MIN_BYTES = 256 * 1024
+ROWS_AHEAD = 8
+LINE_FLOATS = 16
 
 
 def panel_reads(loop: ir.OpView):
@@ -47,10 +49,6 @@ def panel_reads(loop: ir.OpView):
         yield op, ir.VectorType(op.result.type).shape[dims.index("d0")]
 
 
-ROWS_AHEAD = 8
-LINE_FLOATS = 16
-
-
 def weight_row_reads(loop: ir.OpView):
     """(subview, columns) for each row of a rank-2 global constant (a dense layer's K x N
     weights) that the loop's body views at the loop's step, then reads as a vector."""
@@ -72,19 +70,22 @@ def weight_row_reads(loop: ir.OpView):
                 break
 
 
+def prefetch(base: ir.Value, indices: list[ir.Value]) -> None:
+    memref.PrefetchOp(base, indices, False, L2_LOCALITY, True)
+
+
 @sep_pass("prefetch-next-panels")
 def prefetch_next_panels(module: ir.Operation) -> None:
-    """Prefetch the next block of packed weight panels in each loop over their channels."""
+    """Prefetch the next block of packed weight panels, or the weight row 8 ahead, in loops
+    reading large weights."""
+    index = ir.IndexType.get()
     for loop in walk_ops(module, ("scf.for",)):
         for view, columns in list(weight_row_reads(loop)):
-            index = ir.IndexType.get()
             with ir.InsertionPoint(view), view.location:
                 row = arith.addi(loop.induction_variable, arith.constant(index, ROWS_AHEAD))
                 for column in range(0, columns, LINE_FLOATS):
-                    memref.PrefetchOp(view.source, [row, arith.constant(index, column)], False,
-                                      L2_LOCALITY, True)
+                    prefetch(view.source, [row, arith.constant(index, column)])
         for read, panels in list(panel_reads(loop)):
-            index = ir.IndexType.get()
             with ir.InsertionPoint(read), read.location:
                 zero = arith.constant(index, 0)
                 for offset in range(panels, 2 * panels):
@@ -92,5 +93,4 @@ def prefetch_next_panels(module: ir.Operation) -> None:
                     # is only a hint (llvm.prefetch never faults), and a constant offset
                     # from the weights' own address needs no register of its own.
                     panel = arith.addi(read.indices[0], arith.constant(index, offset))
-                    memref.PrefetchOp(read.base, [panel, read.indices[1], zero], False,
-                                      L2_LOCALITY, True)
+                    prefetch(read.base, [panel, read.indices[1], zero])

@@ -214,12 +214,9 @@ class Separable(Schedule):
         dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
         window = [0] * self.rank if dw_root == "dw_main" else []
         channels = [[0] * (self.rank + 1) + [plan.channel_vector]]
-        if plan.dw_band:
-            bands = [[0, 0, plan.dw_band, 0]] if plan.dw_band < plan.cols else []
-            rows = [step + [0] for step in self.row_steps(plan, plan.dw_pixels, plan.dw_band)]
-            dw_levels = bands + channels + rows
-        else:
-            dw_levels = [step + [0] for step in self.row_steps(plan, plan.dw_pixels)] + channels
+        rows = [step + [0] for step in self.row_steps(plan, plan.dw_pixels, plan.dw_band)]
+        bands = [[0, 0, plan.dw_band, 0]] if 0 < plan.dw_band < plan.cols else []
+        dw_levels = bands + channels + rows if plan.dw_band else rows + channels
         self.nest(s, fused, dw_root, [r for r in ("dw_main", "dw_init") if r != dw_root],
                   [sizes + window for sizes in dw_levels])
         dw_main = fused["dw_main"]
