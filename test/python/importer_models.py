@@ -1,5 +1,6 @@
 """Models for the importer tests, built with random weights (no downloads): a PyTorch
-MobileNetV2-style network, and helpers for Keras models."""
+MobileNetV2-style network, models that use every layer, operator, module, function and
+method the importers convert, and helpers for Keras models."""
 import numpy as np
 
 
@@ -21,7 +22,7 @@ def torch_mobilenet_v2(classes: int = 10, size: int = 64):
     """A MobileNetV2-style module (inverted residuals, ReLU6, a Hardswish head) with
     random batch-norm statistics, and an example input."""
     import torch
-    import torch.nn as nn
+    from torch import nn
 
     class InvertedResidual(nn.Module):
         def __init__(self, cin, cout, stride, expand):
@@ -60,10 +61,210 @@ def torch_mobilenet_v2(classes: int = 10, size: int = 64):
 
     torch.manual_seed(0)
     model = MobileNetV2Like()
+    randomize_torch_batch_norms(model)
+    return model.eval(), torch.randn(1, 3, size, size)
+
+
+def keras_every_layer():
+    """A Keras model with every layer class the importer converts and an Activation of every
+    activation it knows: an image branch and a sequence branch that meet in an Add."""
+    import keras
+    from sepc.importers.keras_importer import ACTIVATIONS
+    L = keras.layers
+    image = keras.Input((16, 16, 3), batch_size=1, name="image")
+    x = L.ZeroPadding2D(((1, 0), (0, 1)))(image)
+    x = L.Conv2D(8, 3, strides=2, activation="relu")(x)
+    skip = L.ReLU()(L.BatchNormalization()(x))
+    x = L.ReLU(max_value=6.0)(L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(skip))
+    x = L.SeparableConv2D(8, 3, padding="same")(x)
+    for activation in ACTIVATIONS:
+        x = L.Activation(activation)(x)
+    x = L.Softmax()(L.Add()([x, skip]))
+    x = L.Dropout(0.5)(L.AveragePooling2D(2)(L.MaxPooling2D(2)(x)))
+    wide = L.Dense(5)(L.Flatten()(x))
+    pooled = L.Dense(5, activation="sigmoid")(L.GlobalAveragePooling2D()(x))
+    sequence = keras.Input((20, 4), batch_size=1, name="sequence")
+    s = L.DepthwiseConv1D(3, depth_multiplier=2)(L.Conv1D(6, 3, dilation_rate=2)(sequence))
+    s = L.SeparableConv1D(6, 3, activation="tanh", use_bias=False)(s)
+    s = L.Dense(5)(L.GlobalAveragePooling1D()(s))
+    y = L.Reshape((5, 1))(L.Add()([wide, pooled, s]))
+    model = keras.Model([image, sequence], y, name="every_layer")
+    randomize_batch_norms(model)
+    return model
+
+
+def torch_every_layer_2d():
+    """A module with every 2-D module, function and method the importer converts, and an
+    example input."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class EveryLayer2d(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pad = nn.ZeroPad2d((1, 0, 0, 1))
+            self.conv = nn.Conv2d(3, 8, 3, 2, 1)
+            self.bn = nn.BatchNorm2d(8)
+            self.depthwise = nn.Conv2d(8, 16, 3, 1, 1, groups=8, bias=False)
+            self.activations = nn.Sequential(nn.ReLU(), nn.ReLU6(), nn.Hardswish(), nn.Sigmoid(),
+                                             nn.Tanh(), nn.Hardtanh(0.0, 6.0))
+            self.max_pool = nn.MaxPool2d(2)
+            self.avg_pool = nn.AvgPool2d(2, 1)
+            self.drop = nn.Dropout(0.5)
+            self.identity = nn.Identity()
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.flatten = nn.Flatten()
+            self.fc = nn.Linear(16, 5)
+            self.head = nn.Linear(16, 5, bias=False)
+            self.softmax = nn.Softmax(dim=1)
+
+        def forward(self, x):
+            x = self.activations(self.depthwise(self.bn(self.conv(self.pad(x)))))
+            x = F.relu(x) + torch.relu(x)
+            x = torch.add(F.relu6(x), F.hardswish(x))
+            x = torch.sigmoid(x).add(torch.tanh(x))
+            x = F.dropout(x.relu().sigmoid().tanh(), 0.5, self.training)
+            x = self.avg_pool(self.identity(self.drop(self.max_pool(x))))
+            pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1) \
+                + F.adaptive_avg_pool2d(x, (1, 1)).flatten(1) + x.mean((2, 3))
+            return self.softmax(self.fc(self.flatten(self.gap(x))) + self.head(pooled))
+
+    torch.manual_seed(1)
+    model = EveryLayer2d()
+    randomize_torch_batch_norms(model)
+    return model.eval(), torch.randn(1, 3, 16, 16)
+
+
+def torch_every_layer_1d():
+    """The 1-D modules: a separable conv, batch norm and global pooling, and an example input."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv1d(4, 6, 3), nn.Conv1d(6, 12, 3, padding=1, groups=6),
+                          nn.BatchNorm1d(12), nn.AdaptiveAvgPool1d(1), nn.Flatten())
+    randomize_torch_batch_norms(model)
+    return model.eval(), torch.randn(1, 4, 20)
+
+
+def torch_unsupported():
+    """A module with modules, functions and methods the importer does not convert."""
+    import torch
+    from torch import nn
+
+    class Unsupported(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.gelu = nn.GELU()
+
+        def forward(self, x):
+            x = self.gelu(self.conv(x))
+            return torch.relu(torch.erf(x).view(1, -1))
+
+    return Unsupported().eval(), torch.randn(1, 3, 8, 8)
+
+
+def randomize_torch_batch_norms(model) -> None:
+    from torch import nn
     for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             m.running_mean.uniform_(-0.2, 0.2)
             m.running_var.uniform_(0.8, 1.5)
             m.weight.data.uniform_(0.8, 1.2)
             m.bias.data.uniform_(-0.2, 0.2)
-    return model.eval(), torch.randn(1, 3, size, size)
+
+
+def onnx_graph(name: str, nodes, initializers: dict, x: np.ndarray, output_shape):
+    """A one-input, one-output ONNX model (opset 17) of `nodes` over `x`."""
+    from onnx import TensorProto, helper, numpy_helper
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape))],
+        [numpy_helper.from_array(v, k) for k, v in initializers.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def onnx_folded_ops():
+    """Operators the torch exporter folds away or never writes: BatchNormalization, Clip,
+    HardSwish, Pad, MaxPool, GlobalAveragePool, Flatten, Gemm, Softmax. Returns the model,
+    an input and the output, computed in PyTorch from the operators' definitions."""
+    import torch
+    import torch.nn.functional as F
+    from onnx import helper
+    rng = np.random.default_rng(2)
+    inits = {
+        "w1": rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.5,
+        "dw": rng.standard_normal((8, 1, 3, 3)).astype(np.float32) * 0.5,
+        "g": (1 + 0.1 * rng.standard_normal(8)).astype(np.float32),
+        "b": (0.1 * rng.standard_normal(8)).astype(np.float32),
+        "m": (0.1 * rng.standard_normal(8)).astype(np.float32),
+        "v": (1 + rng.random(8)).astype(np.float32),
+        "lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32),
+        "fc": rng.standard_normal((5, 8)).astype(np.float32),
+        "fcb": rng.standard_normal(5).astype(np.float32),
+        "pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("BatchNormalization", ["c1", "g", "b", "m", "v"], ["bn"], epsilon=1e-3),
+        helper.make_node("Clip", ["bn", "lo", "hi"], ["r6"]),
+        helper.make_node("Pad", ["r6", "pads"], ["p"]),
+        helper.make_node("Conv", ["p", "dw"], ["d"], group=8),
+        helper.make_node("HardSwish", ["d"], ["hs"]),
+        helper.make_node("MaxPool", ["hs"], ["mp"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["mp"], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "fc", "fcb"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["y"], axis=-1),
+    ]
+    x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    t = torch.from_numpy
+    y = F.conv2d(t(x), t(inits["w1"]), stride=2, padding=1)
+    y = F.batch_norm(y, t(inits["m"]), t(inits["v"]), t(inits["g"]), t(inits["b"]), eps=1e-3)
+    y = F.pad(y.clamp(0, 6), (1, 1, 1, 1))
+    y = F.max_pool2d(F.hardswish(F.conv2d(y, t(inits["dw"]), groups=8)), 2)
+    y = F.linear(y.mean((2, 3)), t(inits["fc"]), t(inits["fcb"])).softmax(-1)
+    return onnx_graph("folded_ops", nodes, inits, x, y.shape), x, y.numpy()
+
+
+def onnx_more_ops():
+    """The operators neither onnx_folded_ops nor the torch export use: Relu, Sigmoid, Tanh,
+    Clip(0, none), Identity, Dropout, AveragePool, Add, Constant, Reshape, MatMul. Returns
+    the model, an input and the output, computed in PyTorch."""
+    import torch
+    import torch.nn.functional as F
+    from onnx import helper, numpy_helper
+    rng = np.random.default_rng(3)
+    inits = {
+        "w": rng.standard_normal((6, 3, 3, 3)).astype(np.float32) * 0.5,
+        "wb": rng.standard_normal(6).astype(np.float32),
+        "dw": rng.standard_normal((12, 1, 3, 3)).astype(np.float32) * 0.5,
+        "lo": np.array(0.0, np.float32),
+        "mm": rng.standard_normal((12, 4)).astype(np.float32),
+    }
+    shape = numpy_helper.from_array(np.array([1, -1], np.int64))
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "wb"], ["c"], pads=[0, 1, 2, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Conv", ["r", "dw"], ["d"], group=6, pads=[1, 1, 1, 1], strides=[1, 2]),
+        helper.make_node("Sigmoid", ["d"], ["s"]),
+        helper.make_node("Tanh", ["s"], ["t"]),
+        helper.make_node("Clip", ["d", "lo"], ["clip"]),
+        helper.make_node("Identity", ["clip"], ["i"]),
+        helper.make_node("Dropout", ["i"], ["drop"]),
+        helper.make_node("Add", ["t", "drop"], ["a"]),
+        helper.make_node("AveragePool", ["a"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["ap"], ["gap"]),
+        helper.make_node("Constant", [], ["shape"], value=shape),
+        helper.make_node("Reshape", ["gap", "shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "mm"], ["y"]),
+    ]
+    x = rng.standard_normal((1, 3, 12, 12)).astype(np.float32)
+    t = torch.from_numpy
+    c = F.relu(F.conv2d(F.pad(t(x), (1, 1, 0, 2)), t(inits["w"]), t(inits["wb"])))
+    d = F.conv2d(c, t(inits["dw"]), stride=(1, 2), padding=1, groups=6)
+    a = torch.tanh(torch.sigmoid(d)) + d.clamp(min=0)
+    y = F.avg_pool2d(a, 2).mean((2, 3)) @ t(inits["mm"])
+    return onnx_graph("more_ops", nodes, inits, x, y.shape), x, y.numpy()

@@ -58,6 +58,12 @@ def test_keras_application(application, size, head, tmp_path):
     assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
 
 
+def pythonpath(folder: Path) -> dict:
+    """The environment with `folder` in front of the import path (keeping the caller's)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder),
+                                                                      os.environ.get("PYTHONPATH")]))}
+
+
 def torch_reference():
     model, example = importer_models.torch_mobilenet_v2()
     with torch.no_grad():
@@ -66,7 +72,8 @@ def torch_reference():
 
 
 def nhwc(example) -> np.ndarray:
-    return np.ascontiguousarray(example.numpy().transpose(0, 2, 3, 1))
+    """NCHW or NCW -> channels last."""
+    return np.ascontiguousarray(np.moveaxis(example.numpy(), 1, -1))
 
 
 def test_torch_module(tmp_path):
@@ -78,7 +85,7 @@ def test_torch_module(tmp_path):
 def test_torch_module_from_the_command_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sepc", "import", "importer_models:torch_mobilenet_v2",
                            "--format", "torch", "-o", str(tmp_path)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(HERE)})
+                          capture_output=True, text=True, env=pythonpath(HERE))
     assert done.returncode == 0, done.stderr
     model_json = done.stdout.strip()
     assert model_json.endswith("MobileNetV2Like.json") and Path(model_json).exists()
@@ -95,53 +102,38 @@ def test_onnx_export_of_the_torch_module(tmp_path):
     assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
 
 
-def test_onnx_graph_made_with_helper(tmp_path):
-    """Operators the torch exporter folds away or never writes: BatchNormalization, Clip,
-    HardSwish, Pad, MaxPool, GlobalAveragePool, Flatten, Gemm, Softmax."""
-    from onnx import TensorProto, helper, numpy_helper
-    rng = np.random.default_rng(2)
-    inits = {
-        "w1": rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.5,
-        "dw": rng.standard_normal((8, 1, 3, 3)).astype(np.float32) * 0.5,
-        "g": (1 + 0.1 * rng.standard_normal(8)).astype(np.float32),
-        "b": (0.1 * rng.standard_normal(8)).astype(np.float32),
-        "m": (0.1 * rng.standard_normal(8)).astype(np.float32),
-        "v": (1 + rng.random(8)).astype(np.float32),
-        "lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32),
-        "fc": rng.standard_normal((5, 8)).astype(np.float32),
-        "fcb": rng.standard_normal(5).astype(np.float32),
-        "pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64),
-    }
-    nodes = [
-        helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
-        helper.make_node("BatchNormalization", ["c1", "g", "b", "m", "v"], ["bn"], epsilon=1e-3),
-        helper.make_node("Clip", ["bn", "lo", "hi"], ["r6"]),
-        helper.make_node("Pad", ["r6", "pads"], ["p"]),
-        helper.make_node("Conv", ["p", "dw"], ["d"], group=8),
-        helper.make_node("HardSwish", ["d"], ["hs"]),
-        helper.make_node("MaxPool", ["hs"], ["mp"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("GlobalAveragePool", ["mp"], ["gap"]),
-        helper.make_node("Flatten", ["gap"], ["flat"], axis=1),
-        helper.make_node("Gemm", ["flat", "fc", "fcb"], ["logits"], transB=1),
-        helper.make_node("Softmax", ["logits"], ["y"], axis=-1),
-    ]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
-                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+@pytest.mark.parametrize("make", [importer_models.onnx_folded_ops, importer_models.onnx_more_ops])
+def test_onnx_graph_made_with_helper(make, tmp_path):
+    model, x, want = make()
     path = tmp_path / "ops.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
-    # The same network in PyTorch, written from the ONNX operators' definitions.
-    F = torch.nn.functional
-    t = torch.from_numpy
-    y = F.conv2d(t(x), t(inits["w1"]), stride=2, padding=1)
-    y = F.batch_norm(y, t(inits["m"]), t(inits["v"]), t(inits["g"]), t(inits["b"]), eps=1e-3)
-    y = F.pad(y.clamp(0, 6), (1, 1, 1, 1))
-    y = F.max_pool2d(F.hardswish(F.conv2d(y, t(inits["dw"]), groups=8)), 2)
-    y = F.linear(y.mean((2, 3)), t(inits["fc"]), t(inits["fcb"])).softmax(-1)
+    onnx.save(model, str(path))
     model_json = import_model(str(path), "onnx", str(tmp_path / "imported"))
     assert_matches(compile_and_run(model_json, np.ascontiguousarray(x.transpose(0, 2, 3, 1)),
-                                   tmp_path / "build"), y.numpy())
+                                   tmp_path / "build"), want)
+
+
+def test_keras_every_layer(tmp_path):
+    model = importer_models.keras_every_layer()
+    path = tmp_path / "every_layer.keras"
+    model.save(path)
+    rng = np.random.default_rng(4)
+    inputs = {"image": rng.standard_normal((1, 16, 16, 3)).astype(np.float32),
+              "sequence": rng.standard_normal((1, 20, 4)).astype(np.float32)}
+    want = np.asarray(model.predict([inputs["image"], inputs["sequence"]], verbose=0))
+    manifest = compile_file(import_model(str(path), "keras", str(tmp_path / "imported")),
+                            target="host", out_dir=str(tmp_path / "build"))
+    (got,) = sepc_runtime.load(manifest).run(inputs).values()
+    assert_matches(got, want)
+
+
+@pytest.mark.parametrize("make", [importer_models.torch_every_layer_2d,
+                                  importer_models.torch_every_layer_1d])
+def test_torch_every_layer(make, tmp_path):
+    model, example = make()
+    with torch.no_grad():
+        want = model(example).numpy()
+    model_json = import_torch(model, example, source="test").write(str(tmp_path / "imported"))
+    assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
 
 
 @pytest.mark.parametrize("arm_target,sve_vl", [("arm-neon", None), ("arm-sve", 256)])
@@ -178,3 +170,39 @@ def test_missing_file_is_exit_2(tmp_path):
         done = subprocess.run([sys.executable, "-m", "sepc", "import", str(tmp_path / "none"),
                                "--format", fmt], capture_output=True, text=True)
         assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+def sepc_import(source, fmt: str, out_dir: Path, **run):
+    return subprocess.run([sys.executable, "-m", "sepc", "import", str(source), "--format", fmt,
+                           "-o", str(out_dir)], capture_output=True, text=True, check=False, **run)
+
+
+def assert_reported(done, source, names, out_dir: Path):
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert str(source) in done.stderr
+    for name in names:
+        assert name in done.stderr
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_unsupported_onnx_operators_are_reported_by_name(tmp_path):
+    from onnx import helper
+    w = np.ones((4, 3, 3, 3), np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("LeakyRelu", ["c"], ["leaky"], name="leaky_here"),
+             helper.make_node("Erf", ["leaky"], ["y"], name="erf_here")]
+    path = tmp_path / "bad.onnx"
+    onnx.save(importer_models.onnx_graph("bad", nodes, {"w": w}, np.zeros((1, 3, 8, 8), np.float32),
+                                         [1, 4, 6, 6]), str(path))
+    done = sepc_import(path, "onnx", tmp_path / "out")
+    assert_reported(done, path, ["'leaky_here' (LeakyRelu): this operator is not supported",
+                                 "'erf_here' (Erf): this operator is not supported"], tmp_path / "out")
+
+
+def test_unsupported_torch_modules_functions_and_methods_are_reported_by_name(tmp_path):
+    source = "importer_models:torch_unsupported"
+    done = sepc_import(source, "torch", tmp_path / "out", env=pythonpath(HERE))
+    assert_reported(done, source, ["'gelu' (GELU): this module type is not supported",
+                                   "'erf' (erf): this function is not supported",
+                                   "'view' (.view): this method is not supported"], tmp_path / "out")
