@@ -1,6 +1,5 @@
 """The command line as scripts see it (spec/cli.md): exit codes, messages, what is written."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from golden_cases import REPO_CASES_ROOT
+
 SEPC = [sys.executable, "-m", "sepc"]
-SHARED_CASES = Path(os.environ.get("SEPC_SHARED", Path(__file__).resolve().parents[3] / "shared")) \
-    / "conformance" / "cases"
 
 BLOCK = {
     "sepc": 1, "name": "block", "inputs": {"x": {"shape": [1, 8, 8, 16], "dtype": "float32"}},
@@ -113,13 +112,15 @@ def test_every_stage_can_be_emitted(tmp_path, stage, marker):
 
 
 def test_run_writes_one_npy_per_output(tmp_path):
-    case = SHARED_CASES / "two_outputs"
+    # Two inputs, and two outputs listed in other than layer order.
+    case = REPO_CASES_ROOT / "add_two_and_three_inputs"
     out = tmp_path / "out"
     assert sepc("compile", case / "model.json", "--target", "host", "-o", tmp_path / "b").returncode == 0
-    done = sepc("run", tmp_path / "b" / "two_outputs.json", "--input", f"x={case / 'input.x.npy'}",
-                "--output-dir", out)
+    done = sepc("run", tmp_path / "b" / f"{case.name}.json", "--output-dir", out,
+                "--input", f"x={case / 'input.x.npy'}", "--input", f"z={case / 'input.z.npy'}")
     assert done.returncode == 0, done.stderr
-    for name in ("dw", "pw"):
+    assert sorted(p.name for p in out.iterdir()) == ["sum2.npy", "sum3.npy"]
+    for name in ("sum3", "sum2"):
         want = np.load(case / f"expected.{name}.npy")
         got = np.load(out / f"{name}.npy")
         assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())

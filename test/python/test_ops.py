@@ -6,24 +6,20 @@ Run: pytest test/python/test_ops.py [--sepc-targets host,x86-avx2]
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import (TOLERANCE, compile_and_run, make_model, random_inputs, random_weights,
                       scaled_error)
+from golden_cases import REPO_CASES, REPO_CASES_ROOT, SHARED_CASES
 from reference import run_reference
 
-# The shared goldens live beside the repository; SEPC_SHARED (as for test/run_tests.sh) or
-# SEPC_CONFORMANCE_CASES points elsewhere.
-CONFORMANCE_ROOT = Path(os.environ.get(
-    "SEPC_CONFORMANCE_CASES",
-    Path(os.environ.get("SEPC_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-    / "conformance/cases"))
-CONFORMANCE_CASES = sorted(p.parent for p in CONFORMANCE_ROOT.glob("*/model.json"))
+# The repository's goldens were written by this reference (test/golden/generate.py), so they
+# must come out bit for bit; the shared ones come from an independent float64 implementation.
+GOLDEN_CASES = ([pytest.param(case, True, id=f"repo-{case.name}") for case in REPO_CASES]
+                + [pytest.param(case, False, id=f"shared-{case.name}") for case in SHARED_CASES])
 
 ACTIVATIONS = ["linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax"]
 
@@ -40,23 +36,32 @@ def c_name(test_id: str) -> str:
 
 # ============================================================================ reference checks
 # The compiler is judged by reference.py, so the reference is checked first: against the
-# goldens of an independent float64 implementation, and by hand for what they do not cover.
+# goldens (the shared ones, when present, from an independent float64 implementation), and
+# by hand for what they do not cover.
 
-@pytest.mark.parametrize("case", CONFORMANCE_CASES, ids=lambda p: p.name)
-def test_reference_matches_conformance_golden(case):
+@pytest.mark.parametrize("case, own", GOLDEN_CASES)
+def test_reference_matches_conformance_golden(case, own):
     model = json.loads((case / "model.json").read_text())
-    weights = dict(np.load(case / model["weights"]))
+    weights = dict(np.load(case / model["weights"])) if "weights" in model else {}
     inputs = {name: np.load(case / f"input.{name}.npy") for name in model["inputs"]}
     got = run_reference(model, weights, inputs)
+    assert sorted(got) == sorted(model["outputs"])
     for name in model["outputs"]:
-        want = np.load(case / f"expected.{name}.npy").astype(np.float64)
-        assert got[name].shape == want.shape
-        # The goldens are stored as float32, so 1e-6 leaves room for their rounding only.
-        np.testing.assert_allclose(got[name], want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+        want = np.load(case / f"expected.{name}.npy")
+        assert want.dtype == np.float32 and got[name].shape == want.shape
+        if own:
+            # Any other bits mean the reference changed under the committed goldens (rerun
+            # test/golden/generate.py and say why in the commit) or the files were edited.
+            np.testing.assert_array_equal(got[name].astype(np.float32), want)
+        else:
+            # Stored as float32, so 1e-6 leaves room for their rounding only.
+            want = want.astype(np.float64)
+            np.testing.assert_allclose(got[name], want, rtol=1e-6,
+                                       atol=1e-6 * np.abs(want).max())
 
 
 def test_conformance_cases_exist():
-    assert len(CONFORMANCE_CASES) >= 13, f"conformance cases not found under {CONFORMANCE_ROOT}"
+    assert len(REPO_CASES) >= 13, f"golden cases not found under {REPO_CASES_ROOT}"
 
 
 def _single_layer_reference(shape, spec, x, weights=None):
