@@ -206,3 +206,22 @@ def test_unsupported_torch_modules_functions_and_methods_are_reported_by_name(tm
     assert_reported(done, source, ["'gelu' (GELU): this module type is not supported",
                                    "'erf' (erf): this function is not supported",
                                    "'view' (.view): this method is not supported"], tmp_path / "out")
+
+
+def test_layers_after_a_rejected_layer_are_checked_too(tmp_path):
+    """A layer rejected for an attribute stands in for its output like an unsupported one,
+    so the problems after it are reported in the same run."""
+    from onnx import helper
+    from sepc.errors import UserError
+    from sepc.importers.onnx_importer import import_onnx
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["g"], name="gemm_transa", transA=1),
+             helper.make_node("LeakyRelu", ["g"], ["y"], name="leaky_after")]
+    path = tmp_path / "bad.onnx"
+    onnx.save(importer_models.onnx_graph("bad", nodes, {"w": np.ones((4, 4), np.float32)},
+                                         np.zeros((4, 4), np.float32), [4, 4]), str(path))
+    with pytest.raises(UserError, match="(?s)'gemm_transa'.*'leaky_after'"):
+        import_onnx(str(path)).check()
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding="same"), torch.nn.GELU())
+    with pytest.raises(UserError, match=r"(?s)'_0' \(Conv2d\).*'_1' \(GELU\)"):
+        import_torch(model, torch.zeros(1, 3, 8, 8), source="test").check()

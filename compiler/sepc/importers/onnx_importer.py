@@ -62,93 +62,96 @@ def import_onnx(path: str) -> ModelBuilder:
         if op == "Constant":
             constants[out] = numpy_helper.to_array(attrs["value"])
             continue
-        if not all(b.known(d) for d in data):
-            if not b.problems:
-                b.problem(name, op, "its input could not be imported")
-            continue
-        x = data[0] if data else None
-        spatial = len(b.shape(x)) - 2 if x else 0
-        if op == "Conv":
-            pads = attrs.get("pads", [0] * 2 * spatial)
-            if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-                b.problem(name, op, f"auto_pad {attrs['auto_pad']!r} (only explicit pads)")
+        # Every node's outputs stand in for it, rejected or not: the nodes after it are checked.
+        try:
+            if not all(b.known(d) for d in data):
+                if not b.problems:
+                    b.problem(name, op, "its input could not be imported")
                 continue
-            cf.conv(out, x, const[1], const[2] if len(const) > 2 else None,
-                    attrs.get("strides", [1] * spatial),
-                    [[pads[d], pads[d + spatial]] for d in range(spatial)],
-                    attrs.get("dilations", [1] * spatial), attrs.get("group", 1), op)
-        elif op == "BatchNormalization":
-            cf.batch_norm(out, x, *const[1:5], attrs.get("epsilon", 1e-5))
-        elif op == "Relu":
-            cf.activation(out, x, "relu")
-        elif op == "Clip":
-            low = attrs.get("min", const[1] if len(const) > 1 else None)
-            high = attrs.get("max", const[2] if len(const) > 2 else None)
-            low = None if low is None else float(np.asarray(low))
-            high = None if high is None else float(np.asarray(high))
-            if low == 0.0 and high == 6.0:
-                cf.activation(out, x, "relu6")
-            elif low == 0.0 and high is None:
-                cf.activation(out, x, "relu")
-            else:
-                b.problem(name, op, f"Clip({low}, {high}) (only (0, 6) and (0, none))")
-        elif op in ("HardSwish", "Sigmoid", "Tanh"):
-            cf.activation(out, x, {"HardSwish": "hard_swish", "Sigmoid": "sigmoid", "Tanh": "tanh"}[op])
-        elif op == "Softmax":
-            axis = attrs.get("axis", -1)
-            if axis not in (-1, len(b.shape(x)) - 1) or len(b.shape(x)) != 2:
-                b.problem(name, op, f"axis {axis} of a rank-{len(b.shape(x))} tensor "
-                                    "(only the last axis of (N, C))")
-                continue
-            cf.activation(out, x, "softmax")
-        elif op == "Add":
-            if len(data) != 2:
-                b.problem(name, op, "adds a constant (only tensor + tensor)")
-                continue
-            cf.add(out, data, op)
-        elif op == "GlobalAveragePool":
-            cf.global_average_pool(out, x, keepdims=True)
-        elif op in ("Flatten", "Reshape"):
-            if op == "Flatten" and attrs.get("axis", 1) != 1:
-                b.problem(name, op, f"axis {attrs['axis']} (only 1)")
-                continue
-            if op == "Reshape":
-                target = [int(v) for v in np.asarray(const[1]).ravel()]
-                if len(target) != 2 or target[1] not in (-1, b.shape(x)[-1]):
-                    b.problem(name, op, f"to {target} (only to (N, -1))")
+            x = data[0] if data else None
+            spatial = len(b.shape(x)) - 2 if x else 0
+            if op == "Conv":
+                pads = attrs.get("pads", [0] * 2 * spatial)
+                if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+                    b.problem(name, op, f"auto_pad {attrs['auto_pad']!r} (only explicit pads)")
                     continue
-            cf.flatten(out, x, op)
-        elif op == "Gemm":
-            weight = const[1]
-            if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
-                b.problem(name, op, "transA, alpha and beta must be 0, 1 and 1")
-                continue
-            cf.dense(out, x, weight.T if attrs.get("transB", 0) else weight,
-                     const[2] if len(const) > 2 else None)
-        elif op == "MatMul" and const[1] is not None:
-            cf.dense(out, x, const[1], None)
-        elif op == "Pad":
-            pads = attrs.get("pads", None if len(const) < 2 else const[1])
-            mode = attrs.get("mode", b"constant")
-            value = const[2] if len(const) > 2 and const[2] is not None else 0.0
-            pads = [int(p) for p in np.asarray(pads).ravel()]
-            rank = len(pads) // 2
-            if mode not in (b"constant", "constant") or float(np.asarray(value)) != 0.0 or rank != 4 \
-                    or pads[0] or pads[1] or pads[rank] or pads[rank + 1]:
-                b.problem(name, op, "only zero padding of H and W")
-                continue
-            cf.zero_pad(out, x, [[pads[2], pads[2 + rank]], [pads[3], pads[3 + rank]]], op)
-        elif op in ("MaxPool", "AveragePool"):
-            kernel = attrs["kernel_shape"]
-            pads = attrs.get("pads", [0] * 4)
-            cf.pool(out, x, "max_pooling2d" if op == "MaxPool" else "average_pooling2d", kernel,
-                    attrs.get("strides", [1, 1]), [[pads[0], pads[2]], [pads[1], pads[3]]], op)
-        elif op in ("Dropout", "Identity"):
-            b.alias(out, x)
-        else:
-            b.problem(name, op, "this operator is not supported")
-        for produced in node.output:
-            if produced in known_shapes:
-                b.stand_in(produced, nhwc(known_shapes[produced]))
+                cf.conv(out, x, const[1], const[2] if len(const) > 2 else None,
+                        attrs.get("strides", [1] * spatial),
+                        [[pads[d], pads[d + spatial]] for d in range(spatial)],
+                        attrs.get("dilations", [1] * spatial), attrs.get("group", 1), op)
+            elif op == "BatchNormalization":
+                cf.batch_norm(out, x, *const[1:5], attrs.get("epsilon", 1e-5))
+            elif op == "Relu":
+                cf.activation(out, x, "relu")
+            elif op == "Clip":
+                low = attrs.get("min", const[1] if len(const) > 1 else None)
+                high = attrs.get("max", const[2] if len(const) > 2 else None)
+                low = None if low is None else float(np.asarray(low))
+                high = None if high is None else float(np.asarray(high))
+                if low == 0.0 and high == 6.0:
+                    cf.activation(out, x, "relu6")
+                elif low == 0.0 and high is None:
+                    cf.activation(out, x, "relu")
+                else:
+                    b.problem(name, op, f"Clip({low}, {high}) (only (0, 6) and (0, none))")
+            elif op in ("HardSwish", "Sigmoid", "Tanh"):
+                cf.activation(out, x, {"HardSwish": "hard_swish", "Sigmoid": "sigmoid", "Tanh": "tanh"}[op])
+            elif op == "Softmax":
+                axis = attrs.get("axis", -1)
+                if axis not in (-1, len(b.shape(x)) - 1) or len(b.shape(x)) != 2:
+                    b.problem(name, op, f"axis {axis} of a rank-{len(b.shape(x))} tensor "
+                                        "(only the last axis of (N, C))")
+                    continue
+                cf.activation(out, x, "softmax")
+            elif op == "Add":
+                if len(data) != 2:
+                    b.problem(name, op, "adds a constant (only tensor + tensor)")
+                    continue
+                cf.add(out, data, op)
+            elif op == "GlobalAveragePool":
+                cf.global_average_pool(out, x, keepdims=True)
+            elif op in ("Flatten", "Reshape"):
+                if op == "Flatten" and attrs.get("axis", 1) != 1:
+                    b.problem(name, op, f"axis {attrs['axis']} (only 1)")
+                    continue
+                if op == "Reshape":
+                    target = [int(v) for v in np.asarray(const[1]).ravel()]
+                    if len(target) != 2 or target[1] not in (-1, b.shape(x)[-1]):
+                        b.problem(name, op, f"to {target} (only to (N, -1))")
+                        continue
+                cf.flatten(out, x, op)
+            elif op == "Gemm":
+                weight = const[1]
+                if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+                    b.problem(name, op, "transA, alpha and beta must be 0, 1 and 1")
+                    continue
+                cf.dense(out, x, weight.T if attrs.get("transB", 0) else weight,
+                         const[2] if len(const) > 2 else None)
+            elif op == "MatMul" and const[1] is not None:
+                cf.dense(out, x, const[1], None)
+            elif op == "Pad":
+                pads = attrs.get("pads", None if len(const) < 2 else const[1])
+                mode = attrs.get("mode", b"constant")
+                value = const[2] if len(const) > 2 and const[2] is not None else 0.0
+                pads = [int(p) for p in np.asarray(pads).ravel()]
+                rank = len(pads) // 2
+                if mode not in (b"constant", "constant") or float(np.asarray(value)) != 0.0 or rank != 4 \
+                        or pads[0] or pads[1] or pads[rank] or pads[rank + 1]:
+                    b.problem(name, op, "only zero padding of H and W")
+                    continue
+                cf.zero_pad(out, x, [[pads[2], pads[2 + rank]], [pads[3], pads[3 + rank]]], op)
+            elif op in ("MaxPool", "AveragePool"):
+                kernel = attrs["kernel_shape"]
+                pads = attrs.get("pads", [0] * 4)
+                cf.pool(out, x, "max_pooling2d" if op == "MaxPool" else "average_pooling2d", kernel,
+                        attrs.get("strides", [1, 1]), [[pads[0], pads[2]], [pads[1], pads[3]]], op)
+            elif op in ("Dropout", "Identity"):
+                b.alias(out, x)
+            else:
+                b.problem(name, op, "this operator is not supported")
+        finally:
+            for produced in node.output:
+                if produced in known_shapes:
+                    b.stand_in(produced, nhwc(known_shapes[produced]))
     b.outputs = [o.name for o in graph.output]
     return b

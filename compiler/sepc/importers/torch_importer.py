@@ -79,85 +79,88 @@ def import_torch(model, example_input, name: str | None = None, source: str = "t
             outs = out if isinstance(out, (tuple, list)) else [out]
             b.outputs = [o.name for o in outs]
             continue
-        if node.op in ("call_module", "call_function", "call_method") and x is None:
-            if not b.problems:
-                b.problem(label, str(node.target), "its input could not be imported")
-            continue
-        if node.op == "call_module":
-            m = modules[node.target]
-            kind = type(m).__name__
-            if isinstance(m, (nn.Conv1d, nn.Conv2d)):
-                rank = 2 if isinstance(m, nn.Conv2d) else 1
-                if isinstance(m.padding, str) or m.padding_mode != "zeros":
-                    b.problem(label, kind, f"padding {m.padding!r}/{m.padding_mode} (only numbers, zeros)")
-                    continue
-                cf.conv(label, x, _array(m.weight), None if m.bias is None else _array(m.bias),
-                        list(m.stride), _pairs(m.padding, rank), list(m.dilation), m.groups, kind)
-            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                if not m.track_running_stats:
-                    b.problem(label, kind, "no running statistics")
-                    continue
-                c = m.num_features
-                scale = _array(m.weight) if m.affine else np.ones(c, np.float32)
-                offset = _array(m.bias) if m.affine else np.zeros(c, np.float32)
-                cf.batch_norm(label, x, scale, offset, _array(m.running_mean),
-                              _array(m.running_var), m.eps)
-            elif type(m) in activations:
-                cf.activation(label, x, activations[type(m)])
-            elif isinstance(m, nn.Hardtanh) and (m.min_val, m.max_val) == (0.0, 6.0):
-                cf.activation(label, x, "relu6")
-            elif isinstance(m, nn.Softmax) and m.dim in (-1, 1) and len(b.shape(x)) == 2:
-                cf.activation(label, x, "softmax")
-            elif isinstance(m, nn.Linear):
-                cf.dense(label, x, _array(m.weight).T, None if m.bias is None else _array(m.bias))
-            elif isinstance(m, (nn.Dropout, nn.Identity)):
-                b.alias(label, x)
-            elif isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
-                cf.flatten(label, x, kind)
-            elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d)) and \
-                    all(s == 1 for s in np.atleast_1d(m.output_size)):
-                cf.global_average_pool(label, x, keepdims=True)
-            elif isinstance(m, nn.ZeroPad2d):
-                left, right, top, bottom = m.padding
-                cf.zero_pad(label, x, [[top, bottom], [left, right]], kind)
-            elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-                k = _pairs(m.kernel_size, 2)
-                s = _pairs(m.stride, 2)
-                cf.pool(label, x, "max_pooling2d" if isinstance(m, nn.MaxPool2d) else "average_pooling2d",
-                        [p[0] for p in k], [p[0] for p in s], _pairs(m.padding, 2), kind)
+        # Every node's output stands in for it, rejected or not: the nodes after it are checked.
+        try:
+            if node.op in ("call_module", "call_function", "call_method") and x is None:
+                if not b.problems:
+                    b.problem(label, str(node.target), "its input could not be imported")
+                continue
+            if node.op == "call_module":
+                m = modules[node.target]
+                kind = type(m).__name__
+                if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+                    rank = 2 if isinstance(m, nn.Conv2d) else 1
+                    if isinstance(m.padding, str) or m.padding_mode != "zeros":
+                        b.problem(label, kind, f"padding {m.padding!r}/{m.padding_mode} (only numbers, zeros)")
+                        continue
+                    cf.conv(label, x, _array(m.weight), None if m.bias is None else _array(m.bias),
+                            list(m.stride), _pairs(m.padding, rank), list(m.dilation), m.groups, kind)
+                elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    if not m.track_running_stats:
+                        b.problem(label, kind, "no running statistics")
+                        continue
+                    c = m.num_features
+                    scale = _array(m.weight) if m.affine else np.ones(c, np.float32)
+                    offset = _array(m.bias) if m.affine else np.zeros(c, np.float32)
+                    cf.batch_norm(label, x, scale, offset, _array(m.running_mean),
+                                  _array(m.running_var), m.eps)
+                elif type(m) in activations:
+                    cf.activation(label, x, activations[type(m)])
+                elif isinstance(m, nn.Hardtanh) and (m.min_val, m.max_val) == (0.0, 6.0):
+                    cf.activation(label, x, "relu6")
+                elif isinstance(m, nn.Softmax) and m.dim in (-1, 1) and len(b.shape(x)) == 2:
+                    cf.activation(label, x, "softmax")
+                elif isinstance(m, nn.Linear):
+                    cf.dense(label, x, _array(m.weight).T, None if m.bias is None else _array(m.bias))
+                elif isinstance(m, (nn.Dropout, nn.Identity)):
+                    b.alias(label, x)
+                elif isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
+                    cf.flatten(label, x, kind)
+                elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d)) and \
+                        all(s == 1 for s in np.atleast_1d(m.output_size)):
+                    cf.global_average_pool(label, x, keepdims=True)
+                elif isinstance(m, nn.ZeroPad2d):
+                    left, right, top, bottom = m.padding
+                    cf.zero_pad(label, x, [[top, bottom], [left, right]], kind)
+                elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+                    k = _pairs(m.kernel_size, 2)
+                    s = _pairs(m.stride, 2)
+                    cf.pool(label, x, "max_pooling2d" if isinstance(m, nn.MaxPool2d) else "average_pooling2d",
+                            [p[0] for p in k], [p[0] for p in s], _pairs(m.padding, 2), kind)
+                else:
+                    b.problem(label, kind, "this module type is not supported")
+            elif node.op == "call_function":
+                fn = node.target
+                kind = getattr(fn, "__name__", str(fn))
+                if fn in (operator.add, torch.add) and len(data) == 2:
+                    cf.add(label, data, kind)
+                elif fn in functions:
+                    cf.activation(label, x, functions[fn])
+                elif fn is torch.flatten and args[1:] in ([1], [1, -1]):
+                    cf.flatten(label, x, kind)
+                elif fn is F.adaptive_avg_pool2d and args[1:] in ([1], [(1, 1)]):
+                    cf.global_average_pool(label, x, keepdims=True)
+                elif fn is F.dropout:
+                    b.alias(label, x)
+                else:
+                    b.problem(label, kind, "this function is not supported")
+            elif node.op == "call_method":
+                method = node.target
+                if method in ("relu", "sigmoid", "tanh"):
+                    cf.activation(label, x, method)
+                elif method == "flatten" and args[1:] in ([1], [1, -1]):
+                    cf.flatten(label, x, f".{method}")
+                elif method == "mean" and args[1:] in ([[2, 3]], [(2, 3)]) \
+                        and not node.kwargs.get("keepdim", False):
+                    cf.global_average_pool(label, x, keepdims=False)
+                elif method == "add" and len(data) == 2:
+                    cf.add(label, data, ".add")
+                else:
+                    b.problem(label, f".{method}", "this method is not supported")
             else:
-                b.problem(label, kind, "this module type is not supported")
-        elif node.op == "call_function":
-            fn = node.target
-            kind = getattr(fn, "__name__", str(fn))
-            if fn in (operator.add, torch.add) and len(data) == 2:
-                cf.add(label, data, kind)
-            elif fn in functions:
-                cf.activation(label, x, functions[fn])
-            elif fn is torch.flatten and args[1:] in ([1], [1, -1]):
-                cf.flatten(label, x, kind)
-            elif fn is F.adaptive_avg_pool2d and args[1:] in ([1], [(1, 1)]):
-                cf.global_average_pool(label, x, keepdims=True)
-            elif fn is F.dropout:
-                b.alias(label, x)
-            else:
-                b.problem(label, kind, "this function is not supported")
-        elif node.op == "call_method":
-            method = node.target
-            if method in ("relu", "sigmoid", "tanh"):
-                cf.activation(label, x, method)
-            elif method == "flatten" and args[1:] in ([1], [1, -1]):
-                cf.flatten(label, x, f".{method}")
-            elif method == "mean" and args[1:] in ([[2, 3]], [(2, 3)]) \
-                    and not node.kwargs.get("keepdim", False):
-                cf.global_average_pool(label, x, keepdims=False)
-            elif method == "add" and len(data) == 2:
-                cf.add(label, data, ".add")
-            else:
-                b.problem(label, f".{method}", "this method is not supported")
-        else:
-            b.problem(label, node.op, "not supported")
-        meta = node.meta.get("tensor_meta")
-        if meta is not None and hasattr(meta, "shape"):
-            b.stand_in(label, nhwc(list(meta.shape)))
+                b.problem(label, node.op, "not supported")
+        finally:
+            meta = node.meta.get("tensor_meta")
+            if meta is not None and hasattr(meta, "shape"):
+                b.stand_in(label, nhwc(list(meta.shape)))
     return b
