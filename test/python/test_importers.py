@@ -126,6 +126,12 @@ def test_keras_every_layer(tmp_path):
     assert_matches(got, want)
 
 
+def test_keras_every_layer_has_every_converter():
+    from sepc.importers.keras_importer import CONVERTERS
+    used = {type(layer).__name__ for layer in importer_models.keras_every_layer().layers}
+    assert set(CONVERTERS) <= used, set(CONVERTERS) - used
+
+
 @pytest.mark.parametrize("make", [importer_models.torch_every_layer_2d,
                                   importer_models.torch_every_layer_1d])
 def test_torch_every_layer(make, tmp_path):

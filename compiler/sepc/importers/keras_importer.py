@@ -1,10 +1,16 @@
 """Keras (.keras files, Keras 3 on any backend) -> model.json. Keras is channels-last and
 its layer configs are what model.json's fields are named after, so layers map nearly one to
-one; Dropout is an identity at inference."""
+one; Dropout is an identity at inference.
+
+CONVERTERS maps a Keras layer class name to the function that adds the layer to the model;
+a class without a row is reported as not supported."""
 from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +22,7 @@ ACTIVATIONS = {"linear": "linear", "relu": "relu", "relu6": "relu6", "sigmoid": 
                "hard_swish": "hard_swish"}
 
 
-def load(path: str):
+def load(path: str) -> Any:
     # Keras 3 defaults to the TensorFlow backend; sepc's extra installs it on PyTorch.
     if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") is None:
         os.environ["KERAS_BACKEND"] = "torch"
@@ -33,7 +39,7 @@ def load(path: str):
         raise UserError(f"{path}: not a loadable .keras file: {str(e).splitlines()[0]}") from None
 
 
-def history_names(value) -> list[str]:
+def history_names(value: Any) -> list[str]:
     """The layers whose outputs a node's call arguments are (nested lists of tensors)."""
     if isinstance(value, dict):
         if value.get("class_name") == "__keras_tensor__":
@@ -44,7 +50,7 @@ def history_names(value) -> list[str]:
     return []
 
 
-def shape_of(keras_tensor) -> list[int]:
+def shape_of(keras_tensor: Any) -> list[int]:
     return [1 if d is None else int(d) for d in keras_tensor.shape]
 
 
@@ -69,103 +75,176 @@ def import_keras(path: str) -> ModelBuilder:
     return b
 
 
-def activation_of(b: ModelBuilder, layer, name: str) -> str | None:
-    act = layer.get_config().get("activation", "linear")
-    if not isinstance(act, str) or act not in ACTIVATIONS:
-        b.problem(name, type(layer).__name__, f"activation {act!r} is not supported")
-        return None
-    return ACTIVATIONS[act]
+class Layer:
+    """A Keras layer whose inputs are imported, as its converter sees it."""
+
+    def __init__(self, b: ModelBuilder, layer: Any, sources: list[str]):
+        self.b = b
+        self.sources = sources
+        self.kind: str = type(layer).__name__
+        self.name: str = layer.name
+        self.cfg: dict[str, Any] = layer.get_config()
+        self.shape = shape_of(layer.output)
+        self.weights = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
+
+    def add(self, op: str, params: dict[str, np.ndarray] | None = None, **attrs: Any) -> None:
+        self.b.add(self.name, op, self.sources[0], self.shape, params, **attrs)
+
+    def problem(self, reason: str) -> None:
+        self.b.problem(self.name, self.kind, reason)
+
+    def activation(self) -> str | None:
+        """The model.json name of the layer's `activation`; None, and a problem, if sepc has
+        no such activation."""
+        act = self.cfg.get("activation", "linear")
+        if not isinstance(act, str) or act not in ACTIVATIONS:
+            self.problem(f"activation {act!r} is not supported")
+            return None
+        return ACTIVATIONS[act]
+
+    def kernels(self, *names: str) -> dict[str, np.ndarray]:
+        """The layer's weights under `names`, in Keras's order, and its bias if it uses one."""
+        params = dict(zip(names, self.weights))
+        if self.cfg["use_bias"]:
+            params["bias"] = self.weights[len(names)]
+        return params
 
 
-def convert(b: ModelBuilder, layer, sources: list[str]) -> None:
+Converter = Callable[[Layer], None]
+
+
+def convert(b: ModelBuilder, layer: Any, sources: list[str]) -> None:
     kind = type(layer).__name__
-    name = layer.name
-    cfg = layer.get_config()
     if kind == "InputLayer":
-        b.add_input(name, shape_of(layer.output))
-        return
-    if not sources or not all(b.known(s) for s in sources):
+        b.add_input(layer.name, shape_of(layer.output))
+    elif not sources or not all(b.known(s) for s in sources):
         if not b.problems:   # a missing input is a consequence of an earlier problem
-            b.problem(name, kind, "its input could not be imported")
-        return
-    shape = shape_of(layer.output)
-    weights = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
-    src = sources[0]
-
-    def conv_fields():
-        if cfg.get("data_format", "channels_last") != "channels_last":
-            b.problem(name, kind, "data_format channels_first is not supported")
-        return {"kernel_size": list(cfg["kernel_size"]), "strides": list(cfg["strides"]),
-                "padding": cfg["padding"], "dilation_rate": list(cfg["dilation_rate"]),
-                "use_bias": cfg["use_bias"], "activation": activation_of(b, layer, name)}
-
-    if kind in ("Conv2D", "Conv1D"):
-        if cfg.get("groups", 1) != 1:
-            b.problem(name, kind, f"groups={cfg['groups']} (only 1, or a DepthwiseConv) is supported")
-            return
-        params = {"kernel": weights[0]} | ({"bias": weights[1]} if cfg["use_bias"] else {})
-        b.add(name, "conv2d" if kind == "Conv2D" else "conv1d", src, shape, params,
-              filters=cfg["filters"], **conv_fields())
-    elif kind in ("DepthwiseConv2D", "DepthwiseConv1D"):
-        params = {"depthwise_kernel": weights[0]} | ({"bias": weights[1]} if cfg["use_bias"] else {})
-        b.add(name, "depthwise_conv2d" if kind.endswith("2D") else "depthwise_conv1d", src, shape,
-              params, depth_multiplier=cfg["depth_multiplier"], **conv_fields())
-    elif kind in ("SeparableConv2D", "SeparableConv1D"):
-        params = {"depthwise_kernel": weights[0], "pointwise_kernel": weights[1]} \
-            | ({"bias": weights[2]} if cfg["use_bias"] else {})
-        b.add(name, "separable_conv2d" if kind.endswith("2D") else "separable_conv1d", src, shape,
-              params, filters=cfg["filters"], depth_multiplier=cfg["depth_multiplier"],
-              **conv_fields())
-    elif kind == "BatchNormalization":
-        axis = cfg["axis"]
-        axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
-        if axis not in (-1, len(shape) - 1):
-            b.problem(name, kind, f"axis {cfg['axis']} (only the channel axis, -1) is supported")
-            return
-        channels = shape[-1]
-        it = iter(weights)
-        gamma = next(it) if cfg.get("scale", True) else np.ones(channels, np.float32)
-        beta = next(it) if cfg.get("center", True) else np.zeros(channels, np.float32)
-        mean, variance = next(it), next(it)
-        b.add(name, "batch_norm", src, shape,
-              {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": variance},
-              epsilon=float(cfg["epsilon"]))
-    elif kind == "ReLU":
-        if cfg.get("negative_slope", 0.0) or cfg.get("threshold", 0.0):
-            b.problem(name, kind, "negative_slope and threshold must be 0")
-            return
-        max_value = cfg.get("max_value")
-        if max_value is None:
-            b.add(name, "activation", src, shape, activation="relu")
-        elif float(max_value) == 6.0:
-            b.add(name, "activation", src, shape, activation="relu6")
-        else:
-            b.problem(name, kind, f"max_value={max_value} (only none or 6) is supported")
-    elif kind == "Activation":
-        act = activation_of(b, layer, name)
-        if act:
-            b.add(name, "activation", src, shape, activation=act)
-    elif kind == "Softmax":
-        b.add(name, "activation", src, shape, activation="softmax")
-    elif kind == "Dropout":
-        b.alias(name, src)
-    elif kind == "ZeroPadding2D":
-        b.add(name, "zero_padding2d", src, shape, padding=[list(p) for p in cfg["padding"]])
-    elif kind == "Add":
-        b.add(name, "add", sources, shape)
-    elif kind in ("GlobalAveragePooling2D", "GlobalAveragePooling1D"):
-        b.add(name, "global_average_pooling2d" if kind.endswith("2D") else "global_average_pooling1d",
-              src, shape, keepdims=bool(cfg.get("keepdims", False)))
-    elif kind in ("MaxPooling2D", "AveragePooling2D"):
-        b.add(name, "max_pooling2d" if kind.startswith("Max") else "average_pooling2d", src, shape,
-              pool_size=list(cfg["pool_size"]), strides=list(cfg["strides"]), padding=cfg["padding"])
-    elif kind == "Dense":
-        params = {"kernel": weights[0]} | ({"bias": weights[1]} if cfg["use_bias"] else {})
-        b.add(name, "dense", src, shape, params, units=cfg["units"], use_bias=cfg["use_bias"],
-              activation=activation_of(b, layer, name))
-    elif kind == "Reshape":
-        b.add(name, "reshape", src, shape, target_shape=list(cfg["target_shape"]))
-    elif kind == "Flatten":
-        b.add(name, "reshape", src, shape, target_shape=[int(np.prod(shape[1:]))])
+            b.problem(layer.name, kind, "its input could not be imported")
+    elif kind not in CONVERTERS:
+        b.problem(layer.name, kind, "this layer type is not supported")
     else:
-        b.problem(name, kind, "this layer type is not supported")
+        CONVERTERS[kind](Layer(b, layer, sources))
+
+
+def conv_fields(x: Layer) -> dict[str, Any]:
+    """What every convolution's model.json layer says, as its Keras config says it."""
+    cfg = x.cfg
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        x.problem("data_format channels_first is not supported")
+    return {"kernel_size": list(cfg["kernel_size"]), "strides": list(cfg["strides"]),
+            "padding": cfg["padding"], "dilation_rate": list(cfg["dilation_rate"]),
+            "use_bias": cfg["use_bias"], "activation": x.activation()}
+
+
+def conv(op: str, x: Layer) -> None:
+    if x.cfg.get("groups", 1) != 1:
+        x.problem(f"groups={x.cfg['groups']} (only 1, or a DepthwiseConv) is supported")
+        return
+    x.add(op, x.kernels("kernel"), filters=x.cfg["filters"], **conv_fields(x))
+
+
+def depthwise_conv(op: str, x: Layer) -> None:
+    x.add(op, x.kernels("depthwise_kernel"), depth_multiplier=x.cfg["depth_multiplier"],
+          **conv_fields(x))
+
+
+def separable_conv(op: str, x: Layer) -> None:
+    x.add(op, x.kernels("depthwise_kernel", "pointwise_kernel"), filters=x.cfg["filters"],
+          depth_multiplier=x.cfg["depth_multiplier"], **conv_fields(x))
+
+
+def batch_normalization(x: Layer) -> None:
+    axis = x.cfg["axis"]
+    axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+    if axis not in (-1, len(x.shape) - 1):
+        x.problem(f"axis {x.cfg['axis']} (only the channel axis, -1) is supported")
+        return
+    channels = x.shape[-1]
+    # Keras leaves out gamma without `scale` and beta without `center`.
+    it = iter(x.weights)
+    gamma = next(it) if x.cfg.get("scale", True) else np.ones(channels, np.float32)
+    beta = next(it) if x.cfg.get("center", True) else np.zeros(channels, np.float32)
+    mean, variance = next(it), next(it)
+    x.add("batch_norm", {"gamma": gamma, "beta": beta, "moving_mean": mean,
+                         "moving_variance": variance}, epsilon=float(x.cfg["epsilon"]))
+
+
+def relu(x: Layer) -> None:
+    if x.cfg.get("negative_slope", 0.0) or x.cfg.get("threshold", 0.0):
+        x.problem("negative_slope and threshold must be 0")
+        return
+    max_value = x.cfg.get("max_value")
+    if max_value is None:
+        x.add("activation", activation="relu")
+    elif float(max_value) == 6.0:
+        x.add("activation", activation="relu6")
+    else:
+        x.problem(f"max_value={max_value} (only none or 6) is supported")
+
+
+def activation(x: Layer) -> None:
+    act = x.activation()
+    if act:
+        x.add("activation", activation=act)
+
+
+def softmax(x: Layer) -> None:
+    x.add("activation", activation="softmax")
+
+
+def identity(x: Layer) -> None:
+    x.b.alias(x.name, x.sources[0])
+
+
+def zero_padding(x: Layer) -> None:
+    x.add("zero_padding2d", padding=[list(p) for p in x.cfg["padding"]])
+
+
+def add(x: Layer) -> None:
+    x.b.add(x.name, "add", x.sources, x.shape)
+
+
+def global_average_pooling(op: str, x: Layer) -> None:
+    x.add(op, keepdims=bool(x.cfg.get("keepdims", False)))
+
+
+def pooling(op: str, x: Layer) -> None:
+    x.add(op, pool_size=list(x.cfg["pool_size"]), strides=list(x.cfg["strides"]),
+          padding=x.cfg["padding"])
+
+
+def dense(x: Layer) -> None:
+    x.add("dense", x.kernels("kernel"), units=x.cfg["units"], use_bias=x.cfg["use_bias"],
+          activation=x.activation())
+
+
+def reshape(x: Layer) -> None:
+    x.add("reshape", target_shape=list(x.cfg["target_shape"]))
+
+
+def flatten(x: Layer) -> None:
+    x.add("reshape", target_shape=[int(np.prod(x.shape[1:]))])
+
+
+CONVERTERS: dict[str, Converter] = {
+    "Conv1D": partial(conv, "conv1d"),
+    "Conv2D": partial(conv, "conv2d"),
+    "DepthwiseConv1D": partial(depthwise_conv, "depthwise_conv1d"),
+    "DepthwiseConv2D": partial(depthwise_conv, "depthwise_conv2d"),
+    "SeparableConv1D": partial(separable_conv, "separable_conv1d"),
+    "SeparableConv2D": partial(separable_conv, "separable_conv2d"),
+    "BatchNormalization": batch_normalization,
+    "ReLU": relu,
+    "Activation": activation,
+    "Softmax": softmax,
+    "Dropout": identity,
+    "ZeroPadding2D": zero_padding,
+    "Add": add,
+    "GlobalAveragePooling1D": partial(global_average_pooling, "global_average_pooling1d"),
+    "GlobalAveragePooling2D": partial(global_average_pooling, "global_average_pooling2d"),
+    "MaxPooling2D": partial(pooling, "max_pooling2d"),
+    "AveragePooling2D": partial(pooling, "average_pooling2d"),
+    "Dense": dense,
+    "Reshape": reshape,
+    "Flatten": flatten,
+}
