@@ -112,6 +112,13 @@ def test_onnx_graph_made_with_helper(make, tmp_path):
                                    tmp_path / "build"), want)
 
 
+def test_onnx_graphs_have_every_converter():
+    from sepc.importers.onnx_importer import CONVERTERS
+    used = {node.op_type for make in (importer_models.onnx_folded_ops, importer_models.onnx_more_ops)
+            for node in make()[0].graph.node}
+    assert set(CONVERTERS) | {"Constant"} <= used, set(CONVERTERS) - used
+
+
 def test_keras_every_layer(tmp_path):
     model = importer_models.keras_every_layer()
     path = tmp_path / "every_layer.keras"
