@@ -268,3 +268,15 @@ def onnx_more_ops():
     a = torch.tanh(torch.sigmoid(d)) + d.clamp(min=0)
     y = F.avg_pool2d(a, 2).mean((2, 3)) @ t(inits["mm"])
     return onnx_graph("more_ops", nodes, inits, x, y.shape), x, y.numpy()
+
+
+def torch_wrapped_functions():
+    """A traced module calling F.sigmoid and F.tanh as functions, as a Tracer that wraps
+    them records them (symbolic_trace records the tensor methods they call), and an example
+    input."""
+    import torch
+    import torch.nn.functional as F
+    graph = torch.fx.Graph()
+    x = graph.placeholder("x")
+    graph.output(graph.call_function(F.tanh, (graph.call_function(F.sigmoid, (x,)),)))
+    return torch.fx.GraphModule(torch.nn.Module(), graph), torch.randn(1, 3, 4, 4)

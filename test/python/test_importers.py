@@ -76,6 +76,27 @@ def nhwc(example) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(example.numpy(), 1, -1))
 
 
+def test_torch_functions_traced_by_a_tracer_of_ones_own(tmp_path):
+    from sepc.importers.torch_importer import import_graph_module
+    traced, example = importer_models.torch_wrapped_functions()
+    want = np.moveaxis(traced(example).numpy(), 1, -1)
+    model_json = import_graph_module(traced, example, "wrapped", "test").write(str(tmp_path / "imported"))
+    assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
+
+
+def test_torch_modules_have_every_converter():
+    from sepc.importers.torch_importer import converter_table, module_key
+    used = set()
+    for make in (importer_models.torch_every_layer_2d, importer_models.torch_every_layer_1d,
+                 importer_models.torch_wrapped_functions):
+        model, _ = make()
+        traced = model if isinstance(model, torch.fx.GraphModule) else torch.fx.symbolic_trace(model)
+        modules = dict(traced.named_modules())
+        used |= {module_key(type(modules[node.target])) if node.op == "call_module" else node.target
+                 for node in traced.graph.nodes if node.op.startswith("call_")}
+    assert set(converter_table()) <= used, set(converter_table()) - used
+
+
 def test_torch_module(tmp_path):
     model, example, want = torch_reference()
     model_json = import_torch(model, example, source="test").write(str(tmp_path / "imported"))

@@ -2,11 +2,19 @@
 or one per channel), BatchNorm, ReLU, ReLU6, Hardtanh(0, 6), Hardswish, Sigmoid, Tanh,
 Softmax, Linear, Dropout, Identity, Flatten, ZeroPad2d, AdaptiveAvgPool(1), MaxPool2d,
 AvgPool2d, and the functions and methods that spell the same (x + y, torch.flatten, F.relu,
-.mean over the spatial dims, ...). PyTorch's symmetric padding becomes explicit padding."""
+.mean over the spatial dims, ...). PyTorch's symmetric padding becomes explicit padding.
+
+converter_table() maps a module class, a function or a method name to the function that adds
+the node to the model; a node without a row is reported as not supported. The tables are
+functions because their keys are torch's own objects, and torch is imported only when a
+PyTorch model is."""
 from __future__ import annotations
 
 import importlib
 import operator
+from collections.abc import Callable
+from functools import cache, partial
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +23,7 @@ from .builder import ModelBuilder, c_identifier
 from .nchw import ChannelsFirst, nhwc
 
 
-def load_callable(spec: str):
+def load_callable(spec: str) -> Any:
     """`module:callable` -> (model, example input): the CLI's way to name a PyTorch model."""
     module_name, _, attr = spec.partition(":")
     if not attr:
@@ -31,21 +39,23 @@ def load_callable(spec: str):
     return made
 
 
-def _array(t) -> np.ndarray:
+def _array(t: Any) -> np.ndarray:
     return t.detach().cpu().numpy().astype(np.float32)
 
 
-def _pairs(padding, rank):
+def _optional_array(t: Any) -> np.ndarray | None:
+    return None if t is None else _array(t)
+
+
+def _pairs(padding: Any, rank: int) -> list[list[int]]:
     padding = [padding] * rank if isinstance(padding, int) else list(padding)
     return [[int(p), int(p)] for p in padding]
 
 
-def import_torch(model, example_input, name: str | None = None, source: str = "torch module") -> ModelBuilder:
+def import_torch(model: Any, example_input: Any, name: str | None = None,
+                 source: str = "torch module") -> ModelBuilder:
     try:
-        import torch
         import torch.fx
-        import torch.nn as nn
-        import torch.nn.functional as F
     except ImportError:
         raise UserError(f"{source}: importing PyTorch models needs torch: pip install -e '.[torch]'") from None
     model = model.eval()
@@ -53,114 +63,250 @@ def import_torch(model, example_input, name: str | None = None, source: str = "t
         traced = torch.fx.symbolic_trace(model)
     except Exception as e:
         raise UserError(f"{source}: torch.fx cannot trace the module: {str(e).splitlines()[0]}") from None
+    return import_graph_module(traced, example_input, name or type(model).__name__, source)
+
+
+def import_graph_module(traced: Any, example_input: Any, name: str,
+                        source: str = "torch module") -> ModelBuilder:
+    """A module already traced with torch.fx (for one traced by a Tracer of your own, with
+    other leaf modules or wrapped functions)."""
+    import torch
     try:
         from torch.fx.passes.shape_prop import ShapeProp
         with torch.no_grad():
             ShapeProp(traced).propagate(example_input)
     except Exception:
         pass                  # shapes only help to report every problem at once
-    b = ModelBuilder(c_identifier(name or type(model).__name__), source)
+    b = ModelBuilder(c_identifier(name), source)
     cf = ChannelsFirst(b)
     modules = dict(traced.named_modules())
-    activations = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hard_swish",
-                   nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-    functions = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.hardswish: "hard_swish",
-                 torch.sigmoid: "sigmoid", torch.tanh: "tanh", F.sigmoid: "sigmoid", F.tanh: "tanh"}
     for node in traced.graph.nodes:
-        label = node.name
-        args = [a.name if isinstance(a, torch.fx.Node) else a for a in node.args]
-        data = [a for a in args if isinstance(a, str) and b.known(a)]
-        x = data[0] if data else None
         if node.op == "placeholder":
-            b.add_input(label, nhwc(list(example_input.shape)))
-            continue
-        if node.op == "output":
+            b.add_input(node.name, nhwc(list(example_input.shape)))
+        elif node.op == "output":
             out = node.args[0]
-            outs = out if isinstance(out, (tuple, list)) else [out]
-            b.outputs = [o.name for o in outs]
-            continue
-        # Every node's output stands in for it, rejected or not: the nodes after it are checked.
-        try:
-            if node.op in ("call_module", "call_function", "call_method") and x is None:
-                if not b.problems:
-                    b.problem(label, str(node.target), "its input could not be imported")
-                continue
-            if node.op == "call_module":
-                m = modules[node.target]
-                kind = type(m).__name__
-                if isinstance(m, (nn.Conv1d, nn.Conv2d)):
-                    rank = 2 if isinstance(m, nn.Conv2d) else 1
-                    if isinstance(m.padding, str) or m.padding_mode != "zeros":
-                        b.problem(label, kind, f"padding {m.padding!r}/{m.padding_mode} (only numbers, zeros)")
-                        continue
-                    cf.conv(label, x, _array(m.weight), None if m.bias is None else _array(m.bias),
-                            list(m.stride), _pairs(m.padding, rank), list(m.dilation), m.groups, kind)
-                elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                    if not m.track_running_stats:
-                        b.problem(label, kind, "no running statistics")
-                        continue
-                    c = m.num_features
-                    scale = _array(m.weight) if m.affine else np.ones(c, np.float32)
-                    offset = _array(m.bias) if m.affine else np.zeros(c, np.float32)
-                    cf.batch_norm(label, x, scale, offset, _array(m.running_mean),
-                                  _array(m.running_var), m.eps)
-                elif type(m) in activations:
-                    cf.activation(label, x, activations[type(m)])
-                elif isinstance(m, nn.Hardtanh) and (m.min_val, m.max_val) == (0.0, 6.0):
-                    cf.activation(label, x, "relu6")
-                elif isinstance(m, nn.Softmax) and m.dim in (-1, 1) and len(b.shape(x)) == 2:
-                    cf.activation(label, x, "softmax")
-                elif isinstance(m, nn.Linear):
-                    cf.dense(label, x, _array(m.weight).T, None if m.bias is None else _array(m.bias))
-                elif isinstance(m, (nn.Dropout, nn.Identity)):
-                    b.alias(label, x)
-                elif isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
-                    cf.flatten(label, x, kind)
-                elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d)) and \
-                        all(s == 1 for s in np.atleast_1d(m.output_size)):
-                    cf.global_average_pool(label, x, keepdims=True)
-                elif isinstance(m, nn.ZeroPad2d):
-                    left, right, top, bottom = m.padding
-                    cf.zero_pad(label, x, [[top, bottom], [left, right]], kind)
-                elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-                    k = _pairs(m.kernel_size, 2)
-                    s = _pairs(m.stride, 2)
-                    cf.pool(label, x, "max_pooling2d" if isinstance(m, nn.MaxPool2d) else "average_pooling2d",
-                            [p[0] for p in k], [p[0] for p in s], _pairs(m.padding, 2), kind)
-                else:
-                    b.problem(label, kind, "this module type is not supported")
-            elif node.op == "call_function":
-                fn = node.target
-                kind = getattr(fn, "__name__", str(fn))
-                if fn in (operator.add, torch.add) and len(data) == 2:
-                    cf.add(label, data, kind)
-                elif fn in functions:
-                    cf.activation(label, x, functions[fn])
-                elif fn is torch.flatten and args[1:] in ([1], [1, -1]):
-                    cf.flatten(label, x, kind)
-                elif fn is F.adaptive_avg_pool2d and args[1:] in ([1], [(1, 1)]):
-                    cf.global_average_pool(label, x, keepdims=True)
-                elif fn is F.dropout:
-                    b.alias(label, x)
-                else:
-                    b.problem(label, kind, "this function is not supported")
-            elif node.op == "call_method":
-                method = node.target
-                if method in ("relu", "sigmoid", "tanh"):
-                    cf.activation(label, x, method)
-                elif method == "flatten" and args[1:] in ([1], [1, -1]):
-                    cf.flatten(label, x, f".{method}")
-                elif method == "mean" and args[1:] in ([[2, 3]], [(2, 3)]) \
-                        and not node.kwargs.get("keepdim", False):
-                    cf.global_average_pool(label, x, keepdims=False)
-                elif method == "add" and len(data) == 2:
-                    cf.add(label, data, ".add")
-                else:
-                    b.problem(label, f".{method}", "this method is not supported")
-            else:
-                b.problem(label, node.op, "not supported")
-        finally:
+            b.outputs = [o.name for o in (out if isinstance(out, (tuple, list)) else [out])]
+        else:
+            convert(Node(cf, node, modules))
+            # Every node's output stands in for it, rejected or not: the nodes after it are checked.
             meta = node.meta.get("tensor_meta")
             if meta is not None and hasattr(meta, "shape"):
-                b.stand_in(label, nhwc(list(meta.shape)))
+                b.stand_in(node.name, nhwc(list(meta.shape)))
     return b
+
+
+# What a problem says of a node without a row, by the kind of node; other kinds (get_attr)
+# are not converted at all.
+UNSUPPORTED = {"call_module": "this module type is not supported",
+               "call_function": "this function is not supported",
+               "call_method": "this method is not supported"}
+
+
+class Node:
+    """A torch.fx node, as its converter sees it: `args` with nodes as their names, `data`
+    the args that are imported values, `x` the first of them ("" if none), `key` its row in
+    the tables (the module's class, the function, the method's name)."""
+
+    def __init__(self, cf: ChannelsFirst, node: Any, modules: dict[str, Any]):
+        import torch.fx
+        self.cf = cf
+        self.b = cf.b
+        self.node = node
+        self.label: str = node.name
+        self.args: list[Any] = [a.name if isinstance(a, torch.fx.Node) else a for a in node.args]
+        self.data: list[str] = [a for a in self.args if isinstance(a, str) and self.b.known(a)]
+        self.x: str = self.data[0] if self.data else ""
+        self.module: Any = modules[node.target] if node.op == "call_module" else None
+        self.key, self.kind = self._key_and_kind()
+
+    def _key_and_kind(self) -> tuple[Any, str]:
+        target = self.node.target
+        if self.module is not None:
+            return module_key(type(self.module)), type(self.module).__name__
+        if self.node.op == "call_method":
+            return target, f".{target}"
+        return target, getattr(target, "__name__", str(target))
+
+    def problem(self, reason: str) -> None:
+        self.b.problem(self.label, self.kind, reason)
+
+    def unsupported(self) -> None:
+        """What a node without a row gets: also what a row says of arguments it cannot take."""
+        self.problem(UNSUPPORTED[self.node.op])
+
+
+Converter = Callable[[Node], None]
+
+
+def module_key(cls: type) -> type:
+    """A module class's row: its own, else its nearest base class's, as isinstance would
+    match, except an activation's (torch's quantized ReLU6 is a subclass of nn.ReLU)."""
+    rows, activations = converter_table(), activation_table()
+    if cls in rows:
+        return cls
+    return next((c for c in cls.__mro__ if c in rows and c not in activations), cls)
+
+
+def convert(n: Node) -> None:
+    b = n.b
+    if n.node.op not in UNSUPPORTED:
+        b.problem(n.label, n.node.op, "not supported")
+    elif not n.x:
+        if not b.problems:   # a missing input is a consequence of an earlier problem
+            b.problem(n.label, str(n.node.target), "its input could not be imported")
+    elif n.key not in converter_table():
+        n.unsupported()
+    else:
+        converter_table()[n.key](n)
+
+
+@cache
+def activation_table() -> dict[Any, str]:
+    """Module class, function or method name -> the model.json activation it is."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    return {
+        nn.ReLU: "relu", F.relu: "relu", torch.relu: "relu", "relu": "relu",
+        nn.ReLU6: "relu6", F.relu6: "relu6",
+        nn.Hardswish: "hard_swish", F.hardswish: "hard_swish",
+        nn.Sigmoid: "sigmoid", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", "sigmoid": "sigmoid",
+        nn.Tanh: "tanh", torch.tanh: "tanh", F.tanh: "tanh", "tanh": "tanh",
+    }
+
+
+def activation(n: Node) -> None:
+    n.cf.activation(n.label, n.x, activation_table()[n.key])
+
+
+def conv(rank: int, n: Node) -> None:
+    m = n.module
+    if isinstance(m.padding, str) or m.padding_mode != "zeros":
+        n.problem(f"padding {m.padding!r}/{m.padding_mode} (only numbers, zeros)")
+        return
+    n.cf.conv(n.label, n.x, _array(m.weight), _optional_array(m.bias), list(m.stride),
+              _pairs(m.padding, rank), list(m.dilation), m.groups, n.kind)
+
+
+def batch_norm(n: Node) -> None:
+    m = n.module
+    if not m.track_running_stats:
+        n.problem("no running statistics")
+        return
+    c = m.num_features
+    scale = _array(m.weight) if m.affine else np.ones(c, np.float32)
+    offset = _array(m.bias) if m.affine else np.zeros(c, np.float32)
+    n.cf.batch_norm(n.label, n.x, scale, offset, _array(m.running_mean), _array(m.running_var),
+                    m.eps)
+
+
+def hardtanh(n: Node) -> None:
+    if (n.module.min_val, n.module.max_val) != (0.0, 6.0):
+        n.unsupported()
+        return
+    n.cf.activation(n.label, n.x, "relu6")
+
+
+def softmax(n: Node) -> None:
+    if n.module.dim not in (-1, 1) or len(n.b.shape(n.x)) != 2:
+        n.unsupported()
+        return
+    n.cf.activation(n.label, n.x, "softmax")
+
+
+def linear(n: Node) -> None:
+    n.cf.dense(n.label, n.x, _array(n.module.weight).T, _optional_array(n.module.bias))
+
+
+def identity(n: Node) -> None:
+    n.b.alias(n.label, n.x)
+
+
+def flatten_module(n: Node) -> None:
+    if (n.module.start_dim, n.module.end_dim) != (1, -1):
+        n.unsupported()
+        return
+    n.cf.flatten(n.label, n.x, n.kind)
+
+
+def flatten(n: Node) -> None:
+    """torch.flatten(x, 1) and x.flatten(1)."""
+    if n.args[1:] not in ([1], [1, -1]):
+        n.unsupported()
+        return
+    n.cf.flatten(n.label, n.x, n.kind)
+
+
+def adaptive_avg_pool_module(n: Node) -> None:
+    if not all(s == 1 for s in np.atleast_1d(n.module.output_size)):
+        n.unsupported()
+        return
+    n.cf.global_average_pool(n.label, n.x, keepdims=True)
+
+
+def adaptive_avg_pool(n: Node) -> None:
+    if n.args[1:] not in ([1], [(1, 1)]):
+        n.unsupported()
+        return
+    n.cf.global_average_pool(n.label, n.x, keepdims=True)
+
+
+def mean(n: Node) -> None:
+    if n.args[1:] not in ([[2, 3]], [(2, 3)]) or n.node.kwargs.get("keepdim", False):
+        n.unsupported()
+        return
+    n.cf.global_average_pool(n.label, n.x, keepdims=False)
+
+
+def zero_pad(n: Node) -> None:
+    left, right, top, bottom = n.module.padding
+    n.cf.zero_pad(n.label, n.x, [[top, bottom], [left, right]], n.kind)
+
+
+def pool(op: str, n: Node) -> None:
+    m = n.module
+    kernel = [p[0] for p in _pairs(m.kernel_size, 2)]
+    strides = [p[0] for p in _pairs(m.stride, 2)]
+    n.cf.pool(n.label, n.x, op, kernel, strides, _pairs(m.padding, 2), n.kind)
+
+
+def add(n: Node) -> None:
+    """x + y, torch.add(x, y) and x.add(y) of two tensors."""
+    if len(n.data) != 2:
+        n.unsupported()
+        return
+    n.cf.add(n.label, n.data, n.kind)
+
+
+@cache
+def converter_table() -> dict[Any, Converter]:
+    """Module class, function or method name -> its converter."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    return {
+        **dict.fromkeys(activation_table(), activation),
+        nn.Conv1d: partial(conv, 1),
+        nn.Conv2d: partial(conv, 2),
+        nn.BatchNorm1d: batch_norm,
+        nn.BatchNorm2d: batch_norm,
+        nn.Hardtanh: hardtanh,
+        nn.Softmax: softmax,
+        nn.Linear: linear,
+        nn.Dropout: identity,
+        nn.Identity: identity,
+        F.dropout: identity,
+        nn.Flatten: flatten_module,
+        torch.flatten: flatten,
+        "flatten": flatten,
+        nn.AdaptiveAvgPool1d: adaptive_avg_pool_module,
+        nn.AdaptiveAvgPool2d: adaptive_avg_pool_module,
+        F.adaptive_avg_pool2d: adaptive_avg_pool,
+        "mean": mean,
+        nn.ZeroPad2d: zero_pad,
+        nn.MaxPool2d: partial(pool, "max_pooling2d"),
+        nn.AvgPool2d: partial(pool, "average_pooling2d"),
+        operator.add: add,
+        torch.add: add,
+        "add": add,
+    }
