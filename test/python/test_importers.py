@@ -64,6 +64,36 @@ def pythonpath(folder: Path) -> dict:
                                                                       os.environ.get("PYTHONPATH")]))}
 
 
+@pytest.mark.parametrize("pooling", ["Flatten", "GlobalAveragePooling2D"])
+def test_keras_sequential(pooling, tmp_path):
+    """A separable-conv classifier as the Keras tutorials write it."""
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        L.SeparableConv2D(16, 3, activation="relu"),
+        L.MaxPooling2D(pool_size=(2, 2)),
+        L.SeparableConv2D(32, 3, activation="relu"),
+        L.MaxPooling2D(pool_size=(2, 2)),
+        getattr(L, pooling)(),
+        L.Dropout(0.5),
+        L.Dense(10, activation="softmax"),
+    ])
+    path = tmp_path / "sequential.keras"
+    model.save(path)
+    model_json = import_model(str(path), "keras", str(tmp_path / "imported"))
+    x = np.random.default_rng(5).standard_normal((1, 28, 28, 1)).astype(np.float32)
+    want = np.asarray(model.predict(x, verbose=0))
+    assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
+
+
+@pytest.mark.filterwarnings("ignore:You are saving a model that has not yet been built")
+def test_keras_sequential_without_an_input_is_exit_2(tmp_path):
+    path = tmp_path / "unbuilt.keras"
+    keras.Sequential([keras.layers.Dense(3)]).save(path)
+    done = sepc_import(path, "keras", tmp_path / "out")
+    assert done.returncode == 2 and "has no Input" in done.stderr and "Traceback" not in done.stderr
+
+
 def torch_reference():
     model, example = importer_models.torch_mobilenet_v2()
     with torch.no_grad():

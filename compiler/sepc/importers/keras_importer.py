@@ -55,17 +55,15 @@ def shape_of(keras_tensor: Any) -> list[int]:
 
 
 def import_keras(path: str) -> ModelBuilder:
+    import keras
     model = load(path)
     b = ModelBuilder(c_identifier(model.name), path)
     config = model.get_config()
-    layer_configs = {lc["name"]: lc for lc in config.get("layers", [])}
-    for layer in model.layers:
-        lc = layer_configs.get(layer.name, {})
-        nodes = lc.get("inbound_nodes", [])
-        if len(nodes) > 1:
-            b.problem(layer.name, type(layer).__name__, "used more than once (shared layers)")
-            continue
-        sources = history_names(nodes[0]["args"]) if nodes else []
+    if isinstance(model, keras.Sequential):
+        graph = sequential_graph(b, model, config, path)
+    else:
+        graph = functional_graph(b, model, config)
+    for layer, sources in graph:
         convert(b, layer, sources)
         b.stand_in(layer.name, shape_of(layer.output))
     outputs = config.get("output_layers") or [[model.layers[-1].name, 0, 0]]
@@ -73,6 +71,39 @@ def import_keras(path: str) -> ModelBuilder:
         outputs = [outputs]
     b.outputs = [o[0] for o in outputs]
     return b
+
+
+Graph = list[tuple[Any, list[str]]]   # each layer, and the layers its inputs come from
+
+
+def functional_graph(b: ModelBuilder, model: Any, config: dict[str, Any]) -> Graph:
+    """The layers' inputs as the config's inbound nodes say; a shared layer is a problem."""
+    layer_configs = {lc["name"]: lc for lc in config.get("layers", [])}
+    graph: Graph = []
+    for layer in model.layers:
+        nodes = layer_configs.get(layer.name, {}).get("inbound_nodes", [])
+        if len(nodes) > 1:
+            b.problem(layer.name, type(layer).__name__, "used more than once (shared layers)")
+            continue
+        graph.append((layer, history_names(nodes[0]["args"]) if nodes else []))
+    return graph
+
+
+def sequential_graph(b: ModelBuilder, model: Any, config: dict[str, Any], path: str) -> Graph:
+    """A Sequential model's config lists its layers without inbound nodes: each takes the
+    output of the one before, the first the model's input (added to `b`; not one of
+    `model.layers`)."""
+    first = config["layers"][0] if config["layers"] else {}
+    if first.get("class_name") != "InputLayer":
+        raise UserError(f"{path}: the Sequential model has no Input, so its input shape is "
+                        "unknown (start it with keras.Input(shape))")
+    previous = first["config"]["name"]
+    b.add_input(previous, shape_of(model.inputs[0]))
+    graph: Graph = []
+    for layer in model.layers:
+        graph.append((layer, [previous]))
+        previous = layer.name
+    return graph
 
 
 class Layer:
