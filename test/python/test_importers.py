@@ -144,6 +144,23 @@ def test_torch_module_from_the_command_line(tmp_path):
     assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
 
 
+def test_torch_module_in_the_current_folder_from_the_sepc_command(tmp_path):
+    """`sepc import my_models:make` run where my_models.py is: the console script, unlike
+    `python -m`, does not put the current folder on the import path itself."""
+    script = Path(sys.executable).with_name("sepc")
+    if not script.exists():
+        pytest.skip("no sepc console script beside this Python")
+    (tmp_path / "my_models.py").write_text(
+        "import torch\n\n\n"
+        "def make():\n"
+        "    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())\n"
+        "    return model, torch.randn(1, 3, 8, 8)\n")
+    done = subprocess.run([str(script), "import", "my_models:make", "--format", "torch", "-o", "out"],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "Sequential.json").exists()
+
+
 def test_onnx_export_of_the_torch_module(tmp_path):
     model, example, want = torch_reference()
     path = tmp_path / "mobilenet_v2_like.onnx"

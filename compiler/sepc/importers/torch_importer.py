@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import importlib
 import operator
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache, partial
 from typing import Any
 
@@ -29,7 +32,8 @@ def load_callable(spec: str) -> Any:
     if not attr:
         raise UserError(f"{spec}: expected MODULE:CALLABLE returning (model, example_input)")
     try:
-        made = getattr(importlib.import_module(module_name), attr)()
+        with current_folder_on_path():
+            made = getattr(importlib.import_module(module_name), attr)()
     except ImportError as e:
         raise UserError(f"{spec}: cannot import {module_name}: {e}") from None
     except AttributeError:
@@ -37,6 +41,22 @@ def load_callable(spec: str) -> Any:
     if not (isinstance(made, tuple) and len(made) == 2):
         raise UserError(f"{spec}: {attr}() must return (model, example_input)")
     return made
+
+
+@contextmanager
+def current_folder_on_path() -> Iterator[None]:
+    """The current folder first on the import path while a MODULE named on the command line
+    is imported and called: `python -m` and scripts put it there, console scripts like
+    `sepc` do not."""
+    folder = os.getcwd()
+    if folder in sys.path:
+        yield
+        return
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        sys.path.remove(folder)
 
 
 def _array(t: Any) -> np.ndarray:
