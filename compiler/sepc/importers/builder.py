@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -56,11 +57,11 @@ class ModelBuilder:
         self.aliases[framework_name] = name
         return name
 
-    def add(self, framework_name: str, op: str, inputs, shape: list[int],
-            params: dict[str, np.ndarray] | None = None, **attrs) -> str:
+    def add(self, framework_name: str, op: str, inputs: str | list[str], shape: list[int],
+            params: dict[str, np.ndarray] | None = None, **attrs: Any) -> str:
         """A layer computing `framework_name` from `inputs` (framework names)."""
         name = self.unique(framework_name)
-        layer = {"name": name, "op": op}
+        layer: dict[str, Any] = {"name": name, "op": op}
         sources = [self.value(i) for i in ([inputs] if isinstance(inputs, str) else inputs)]
         if op == "add":
             layer["inputs"] = sources

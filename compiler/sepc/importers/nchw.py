@@ -5,14 +5,18 @@ every weight is transposed to the layout model.json names (spec/model-json.md). 
 possibly asymmetric, padding maps to explicit [before, after] pairs."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .builder import ModelBuilder
 
+Pairs = Sequence[Sequence[int]]   # [before, after] per spatial dimension
 
-def nhwc(shape) -> list[int]:
-    shape = [1 if (d is None or d <= 0) else int(d) for d in shape]
-    return [shape[0], *shape[2:], shape[1]] if len(shape) >= 3 else shape
+
+def nhwc(shape: Sequence[int | None]) -> list[int]:
+    dims = [1 if (d is None or d <= 0) else int(d) for d in shape]
+    return [dims[0], *dims[2:], dims[1]] if len(dims) >= 3 else dims
 
 
 def conv_out(size: int, kernel: int, stride: int, before: int, after: int, dilation: int) -> int:
@@ -26,7 +30,8 @@ class ChannelsFirst:
         self.b = builder
 
     def conv(self, name: str, x: str, weight: np.ndarray, bias: np.ndarray | None,
-             strides, pads, dilations, groups: int, kind: str) -> None:
+             strides: Sequence[int], pads: Pairs, dilations: Sequence[int], groups: int,
+             kind: str) -> None:
         """weight (F, C/groups, K...); pads: [[before, after]] per spatial dim."""
         b = self.b
         shape = b.shape(x)
@@ -36,8 +41,8 @@ class ChannelsFirst:
         if rank not in (1, 2) or len(kernel) != rank:
             b.problem(name, kind, f"{rank}-D convolution is not supported (1-D and 2-D are)")
             return
-        out = [shape[0]] + [conv_out(shape[1 + d], kernel[d], strides[d], *pads[d], dilations[d])
-                            for d in range(rank)]
+        out = [shape[0]] + [conv_out(shape[1 + d], kernel[d], strides[d], pads[d][0], pads[d][1],
+                                     dilations[d]) for d in range(rank)]
         padding = "valid" if not any(p for pair in pads for p in pair) else [list(p) for p in pads]
         common = {"kernel_size": kernel, "strides": list(strides), "dilation_rate": list(dilations),
                   "padding": padding, "use_bias": bias is not None}
@@ -58,31 +63,32 @@ class ChannelsFirst:
                                   f"one group per channel is supported)")
 
     @staticmethod
-    def _bias(bias):
+    def _bias(bias: np.ndarray | None) -> dict[str, np.ndarray]:
         return {} if bias is None else {"bias": bias}
 
-    def batch_norm(self, name, x, scale, offset, mean, variance, epsilon) -> None:
+    def batch_norm(self, name: str, x: str, scale: np.ndarray, offset: np.ndarray,
+                   mean: np.ndarray, variance: np.ndarray, epsilon: float) -> None:
         self.b.add(name, "batch_norm", x, self.b.shape(x),
                    {"gamma": scale, "beta": offset, "moving_mean": mean, "moving_variance": variance},
                    epsilon=float(epsilon))
 
-    def activation(self, name, x, activation) -> None:
+    def activation(self, name: str, x: str, activation: str) -> None:
         self.b.add(name, "activation", x, self.b.shape(x), activation=activation)
 
-    def add(self, name, xs, kind) -> None:
+    def add(self, name: str, xs: list[str], kind: str) -> None:
         shapes = [self.b.shape(x) for x in xs]
         if any(s != shapes[0] for s in shapes):
             self.b.problem(name, kind, f"adds tensors of different shapes {shapes} (no broadcasting)")
             return
         self.b.add(name, "add", xs, shapes[0])
 
-    def global_average_pool(self, name, x, keepdims: bool) -> None:
+    def global_average_pool(self, name: str, x: str, keepdims: bool) -> None:
         shape = self.b.shape(x)
         out = [shape[0]] + ([1] * (len(shape) - 2) if keepdims else []) + [shape[-1]]
         op = "global_average_pooling2d" if len(shape) == 4 else "global_average_pooling1d"
         self.b.add(name, op, x, out, keepdims=keepdims)
 
-    def flatten(self, name, x, kind) -> None:
+    def flatten(self, name: str, x: str, kind: str) -> None:
         shape = self.b.shape(x)
         if all(d == 1 for d in shape[1:-1]):
             if len(shape) == 2:
@@ -93,14 +99,14 @@ class ChannelsFirst:
             self.b.problem(name, kind, f"flattens a {shape[1:-1]} spatial tensor: its "
                                        "channels-first element order has no channels-last equivalent")
 
-    def dense(self, name, x, weight_in_out: np.ndarray, bias) -> None:
+    def dense(self, name: str, x: str, weight_in_out: np.ndarray, bias: np.ndarray | None) -> None:
         shape = self.b.shape(x)
         units = weight_in_out.shape[1]
         self.b.add(name, "dense", x, shape[:-1] + [units],
                    {"kernel": weight_in_out} | self._bias(bias), units=units,
                    use_bias=bias is not None)
 
-    def zero_pad(self, name, x, pairs, kind) -> None:
+    def zero_pad(self, name: str, x: str, pairs: Pairs, kind: str) -> None:
         """pairs: [[before, after]] for H and W."""
         shape = self.b.shape(x)
         if len(shape) != 4 or any(p < 0 for pair in pairs for p in pair):
@@ -109,7 +115,8 @@ class ChannelsFirst:
         out = [shape[0], shape[1] + sum(pairs[0]), shape[2] + sum(pairs[1]), shape[3]]
         self.b.add(name, "zero_padding2d", x, out, padding=[list(p) for p in pairs])
 
-    def pool(self, name, x, op, kernel, strides, pads, kind) -> None:
+    def pool(self, name: str, x: str, op: str, kernel: Sequence[int], strides: Sequence[int],
+             pads: Pairs, kind: str) -> None:
         shape = self.b.shape(x)
         if len(shape) != 4 or any(p for pair in pads for p in pair):
             self.b.problem(name, kind, "only unpadded 2-D pooling is supported")
