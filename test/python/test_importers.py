@@ -1,7 +1,8 @@
-"""`sepc import` (compiler/sepc/importers): Keras MobileNetV1/V2, a PyTorch MobileNetV2-style
-network and its ONNX export, each imported, compiled for host and compared with the
+"""`sepc import` (compiler/sepc/importers): Keras MobileNetV1/V2 and a Sequential classifier,
+a PyTorch MobileNetV2-style network and its ONNX export, and models that use every row of
+each importer's dispatch table, each imported, compiled for host and compared with the
 framework's own prediction (max abs error <= 1e-4 x max(1, max |output|)); one also runs
-for ARM under qemu. Unsupported layers are reported all at once, exit 2."""
+for ARM under qemu. Unsupported layers are reported all at once, by name, exit 2."""
 import os
 import subprocess
 import sys
