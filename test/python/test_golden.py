@@ -9,11 +9,13 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from golden_cases import GOLDEN_ROOT, REPO_CASES, REPO_CASES_ROOT, SPEC_MODEL_JSON
+from reference import run_reference
 
 GENERATE = GOLDEN_ROOT / "generate.py"
 
@@ -43,18 +45,25 @@ def _padding_kind(layer) -> str:
 
 
 def _padded(ops, kind):
-    return lambda m, l, by: l["op"] in ops and _padding_kind(l) == kind
+    return lambda m, l, seen: l["op"] in ops and _padding_kind(l) == kind
 
 
 def _activated(name):
-    return lambda m, l, by: l.get("activation", "linear") == name
+    return lambda m, l, seen: l.get("activation", "linear") == name
+
+
+def _folded_batch_norm(layer, seen) -> bool:
+    """A batch_norm after a bias-free layer it can be folded into (fold-batch-norm's case)."""
+    source = seen.layers.get(layer.get("input"))
+    return (layer["op"] == "batch_norm" and source is not None
+            and source["op"] in FOLDABLE_INTO and source.get("use_bias", True) is False)
 
 
 def _spatial(size):
     return lambda m: any(size in s["shape"][1:-1] for s in m["inputs"].values())
 
 
-# Options of the format, as predicates on (model, layer, layers by name).
+# Options of the format, as predicates on (model, layer, Seen of the model).
 LAYER_FEATURES = {
     "conv padding valid": _padded(CONVS, "valid"),
     "conv padding same": _padded(CONVS, "same"),
@@ -63,26 +72,25 @@ LAYER_FEATURES = {
     "max_pooling2d padding same": _padded({"max_pooling2d"}, "same"),
     "average_pooling2d padding valid": _padded({"average_pooling2d"}, "valid"),
     "average_pooling2d padding same": _padded({"average_pooling2d"}, "same"),
-    "conv stride > 1": lambda m, l, by: l["op"] in CONVS and _wider_than_one(l.get("strides", 1)),
-    "pool strides != pool_size": lambda m, l, by: l["op"] in POOLS and "strides" in l
+    "conv stride > 1": lambda m, l, seen: l["op"] in CONVS and _wider_than_one(l.get("strides", 1)),
+    "pool strides != pool_size": lambda m, l, seen: l["op"] in POOLS and "strides" in l
                                                   and l["strides"] != l["pool_size"],
-    "pool default strides": lambda m, l, by: l["op"] in POOLS and "strides" not in l,
-    "dilation > 1": lambda m, l, by: l["op"] in CONVS and _wider_than_one(l.get("dilation_rate", 1)),
-    "depth_multiplier 2": lambda m, l, by: l.get("depth_multiplier", 1) == 2,
-    "use_bias false": lambda m, l, by: l.get("use_bias", True) is False,
-    "keepdims true": lambda m, l, by: l["op"].startswith("global") and l.get("keepdims") is True,
-    "keepdims false": lambda m, l, by: l["op"].startswith("global") and not l.get("keepdims", False),
-    "add of 2": lambda m, l, by: l["op"] == "add" and len(l["inputs"]) == 2,
-    "add of 3": lambda m, l, by: l["op"] == "add" and len(l["inputs"]) == 3,
-    "dense on rank 2": lambda m, l, by: l["op"] == "dense" and _rank_of(m, by, l["input"]) == 2,
-    "dense on rank 4": lambda m, l, by: l["op"] == "dense" and _rank_of(m, by, l["input"]) == 4,
-    # Folded: it follows a bias-free layer it can be folded into; standalone otherwise.
-    "batch_norm folded": lambda m, l, by: l["op"] == "batch_norm" and l["input"] in by
-                                          and by[l["input"]]["op"] in FOLDABLE_INTO
-                                          and by[l["input"]].get("use_bias", True) is False,
-    "batch_norm standalone with activation": lambda m, l, by: (
-        l["op"] == "batch_norm" and l.get("activation", "linear") != "linear"
-        and (l["input"] not in by or by[l["input"]]["op"] not in FOLDABLE_INTO)),
+    "pool default strides": lambda m, l, seen: l["op"] in POOLS and "strides" not in l,
+    "dilation > 1": lambda m, l, seen: l["op"] in CONVS
+                                       and _wider_than_one(l.get("dilation_rate", 1)),
+    "depth_multiplier 2": lambda m, l, seen: l.get("depth_multiplier", 1) == 2,
+    "use_bias false": lambda m, l, seen: l.get("use_bias", True) is False,
+    "keepdims true": lambda m, l, seen: l["op"].startswith("global") and l.get("keepdims") is True,
+    "keepdims false": lambda m, l, seen: l["op"].startswith("global")
+                                         and not l.get("keepdims", False),
+    "add of 2": lambda m, l, seen: l["op"] == "add" and len(l["inputs"]) == 2,
+    "add of 3": lambda m, l, seen: l["op"] == "add" and len(l["inputs"]) == 3,
+    "dense on rank 2": lambda m, l, seen: l["op"] == "dense" and len(seen.shapes[l["input"]]) == 2,
+    "dense on rank 4": lambda m, l, seen: l["op"] == "dense" and len(seen.shapes[l["input"]]) == 4,
+    "batch_norm folded": lambda m, l, seen: _folded_batch_norm(l, seen),
+    "batch_norm standalone with activation": lambda m, l, seen: (
+        l["op"] == "batch_norm" and not _folded_batch_norm(l, seen)
+        and l.get("activation", "linear") != "linear"),
     **{f"activation {name}": _activated(name) for name in sorted(SPEC_ACTIVATIONS)},
 }
 MODEL_FEATURES = {
@@ -96,17 +104,20 @@ MODEL_FEATURES = {
 }
 
 
-def _rank_of(model, by_name, name) -> int:
-    """Rank of a layer's input, from the layers that lead to it (dense only in these cases
-    follows an input, a reshape, a global pooling or a layer that keeps its input's rank)."""
-    if name in model["inputs"]:
-        return len(model["inputs"][name]["shape"])
-    layer = by_name[name]
-    if layer["op"] == "reshape":
-        return 1 + len(layer["target_shape"])
-    if layer["op"].startswith("global_average_pooling") and not layer.get("keepdims", False):
-        return 2
-    return _rank_of(model, by_name, layer.get("input", (layer.get("inputs") or [None])[0]))
+@dataclass
+class Seen:
+    """What a case holds beyond its layer list: its layers by name, and the shape of every
+    value (inputs and layers), from running the reference on its own inputs."""
+    layers: dict
+    shapes: dict
+
+
+def _seen(case: Path, model: dict) -> Seen:
+    every = {**model, "outputs": [*model["inputs"], *(l["name"] for l in model["layers"])]}
+    weights = dict(np.load(case / model["weights"])) if "weights" in model else {}
+    inputs = {name: np.load(case / f"input.{name}.npy") for name in model["inputs"]}
+    values = run_reference(every, weights, inputs)
+    return Seen({l["name"]: l for l in model["layers"]}, {n: v.shape for n, v in values.items()})
 
 
 def _models() -> dict[str, dict]:
@@ -183,11 +194,10 @@ def test_cases_cover_every_op_and_option_of_the_spec():
     used = {layer["op"] for model in models.values() for layer in model["layers"]}
     assert SPEC_OPS <= used, f"ops in no golden case: {sorted(SPEC_OPS - used)}"
     assert used <= SPEC_OPS, f"ops not in the spec: {sorted(used - SPEC_OPS)}"
-    missing = []
-    for feature, holds in LAYER_FEATURES.items():
-        if not any(holds(m, l, {x["name"]: x for x in m["layers"]})
-                   for m in models.values() for l in m["layers"]):
-            missing.append(feature)
+    seen = {name: _seen(REPO_CASES_ROOT / name, model) for name, model in models.items()}
+    missing = [feature for feature, holds in LAYER_FEATURES.items()
+               if not any(holds(m, l, seen[name])
+                          for name, m in models.items() for l in m["layers"])]
     missing += [feature for feature, holds in MODEL_FEATURES.items()
                 if not any(holds(m) for m in models.values())]
     assert not missing, f"no golden case has: {missing}"
