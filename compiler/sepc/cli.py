@@ -30,6 +30,9 @@ def parser() -> argparse.ArgumentParser:
                    help="'none' lowers without tiling or vectorization (a baseline)")
     c.add_argument("--threads", type=int, default=1, metavar="N",
                    help="threads one call uses by default (x86 targets; the runtime can change it)")
+    c.add_argument("--strategy", default="", metavar="FILE",
+                   help="a JSON strategy file whose decisions override the cost model's "
+                        "(the format --emit strategy prints)")
     c.add_argument("--emit-lib", default="shared", metavar="KINDS",
                    help="libraries to write, comma-separated: shared (NAME.so, always written) "
                         "and static (NAME.a too, for linking into an application)")
@@ -46,20 +49,29 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--format", required=True, choices=("keras", "onnx", "torch"))
     i.add_argument("-o", dest="out_dir", default=".")
 
-    o = sub.add_parser("opt", help="run sepc passes on a .mlir file (for lit tests)")
+    o = sub.add_parser("opt", help="run sepc passes and upstream pipelines on a .mlir file")
     o.add_argument("file")
-    o.add_argument("--passes", required=True, help="comma-separated pass names")
+    o.add_argument("--passes", action="append", default=[], type=lambda text: ("sepc", text),
+                   dest="steps", metavar="PASSES",
+                   help="comma-separated sepc passes with options, e.g. "
+                        "'fuse-separable{panel-filters=16},lower-to-linalg'")
+    o.add_argument("--pass-pipeline", action="append", type=lambda text: ("mlir", text),
+                   dest="steps", metavar="PIPELINE",
+                   help="an upstream MLIR pass pipeline, e.g. 'builtin.module(canonicalize)'; "
+                        "steps run in the order given")
+    o.add_argument("--list-passes", action="store_true", help="list sepc's passes and options")
     return top
 
 
-def command_compile(args) -> None:
+def command_compile(args: argparse.Namespace) -> None:
     from .driver import compile_file, emit
     if args.emit:
-        sys.stdout.write(emit(args.model, args.emit, args.target, args.random_weights, args.schedule))
+        sys.stdout.write(emit(args.model, args.emit, args.target, args.random_weights,
+                              args.schedule, args.strategy))
     else:
         kinds = tuple(k.strip() for k in args.emit_lib.split(",") if k.strip())
         compile_file(args.model, args.target, args.out_dir, args.random_weights, args.schedule,
-                     args.threads, kinds)
+                     args.threads, kinds, args.strategy)
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, str]:
@@ -79,25 +91,51 @@ def command_run(args) -> None:
     run_manifest(args.manifest, parse_inputs(args.input), args.output_dir, args.sve_vl)
 
 
-def command_opt(args) -> None:
+def command_opt(args: argparse.Namespace) -> None:
+    from .passes import all_passes
+    if args.list_passes:
+        for declared in all_passes().values():
+            options = " ".join(f"{o.name}={o.default!r}" for o in declared.options)
+            print(f"{declared.name}{{{options}}}: {declared.summary}" if options
+                  else f"{declared.name}: {declared.summary}")
+        return
+    if not args.steps:
+        raise UserError("sepc opt: give --passes or --pass-pipeline (or --list-passes)")
+    sys.stdout.write(optimize(args.file, args.steps))
+
+
+def optimize(path: str, steps: list[tuple[str, str]]) -> str:
+    """The module in `path` after each step: ("sepc", passes) or ("mlir", pipeline)."""
     from mlir import ir
+    from mlir.passmanager import PassManager
+
     from .dialects import make_context
-    from .passes import PASSES, run_passes
-    names = [n.strip() for n in args.passes.split(",") if n.strip()]
-    unknown = [n for n in names if n not in PASSES]
-    if unknown:
-        raise UserError(f"sepc opt: --passes: unknown pass {unknown[0]!r}, expected one of {', '.join(PASSES)}")
+    from .passes import parse_pipeline, run_passes
     try:
-        text = open(args.file).read()
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError as e:
-        raise UserError(f"{args.file}: cannot read: {e.strerror}")
+        raise UserError(f"{path}: cannot read: {e.strerror}") from None
     with make_context():
+        try:
+            specs = [(kind, parse_pipeline(what) if kind == "sepc" else what)
+                     for kind, what in steps]
+        except UserError as e:
+            raise UserError(f"sepc opt: --passes: {e}") from None
         try:
             module = ir.Module.parse(text)
         except ir.MLIRError as e:
-            raise UserError(f"{args.file}: invalid IR: {e}")
-        run_passes(module, names)
-        sys.stdout.write(str(module))
+            raise UserError(f"{path}: invalid IR: {e}") from None
+        for kind, what in specs:
+            if kind == "sepc":
+                run_passes(module, what)
+                continue
+            try:
+                pm = PassManager.parse(what)
+            except ValueError as e:
+                raise UserError(f"--pass-pipeline {what!r}: {e}") from None
+            pm.run(module.operation)
+        return str(module)
 
 
 def command_import(args) -> None:

@@ -9,21 +9,21 @@ from pathlib import Path
 
 from mlir import ir
 
+from . import toolchain
 from .artifacts import entry_symbol, write_artifacts
 from .dialects import make_context
 from .errors import UserError
 from .frontend.emit_sep import emit_module
-from .passes.add_thread_control import setter_symbol
 from .frontend.graph import Graph
 from .frontend.model_json import load_model
+from .passes.add_thread_control import setter_symbol
 from .pipeline import STAGE_NAMES, Compilation, run_until
+from .schedules import describe
 from .targets import Target, resolve_target
 from .weights_object import weights_assembly
-from . import toolchain
 
 EMIT_STAGES = STAGE_NAMES + ("llvm-ir", "asm")
 SCHEDULES = ("auto", "none")
-MLIR_VERSION = "22.1.8"  # the pinned xtc-mlir-python-bindings release
 
 # Constants above this many elements print as `dense_resource<__elided__>` in --emit output:
 # a layer's weights would bury the code a reader (or FileCheck) is looking for.
@@ -36,9 +36,10 @@ def check_options(target: str, schedule: str) -> Target:
     return resolve_target(target)
 
 
-def lower(graph: Graph, target: Target, last_stage: str, schedule: str) -> Compilation:
+def lower(graph: Graph, target: Target, last_stage: str, schedule: str,
+          strategy_file: str = "") -> Compilation:
     module = emit_module(graph)
-    c = Compilation(module, target, schedule)
+    c = Compilation(module, target, schedule, strategy_file)
     run_until(c, last_stage)
     return c
 
@@ -54,14 +55,17 @@ def llvm_ir(c: Compilation, work: Path, text: bool = False) -> Path:
 
 
 def emit(model_path: str, stage: str, target: str = "host", random_weights: int | None = None,
-         schedule: str = "auto") -> str:
-    """The text of one intermediate form of the model (see `--emit` in spec/cli.md)."""
+         schedule: str = "auto", strategy_file: str = "") -> str:
+    """The text of one intermediate form of the model (see `--emit` in spec/cli.md); the
+    `strategy` stage prints every kernel's decisions (docs/architecture.md)."""
     if stage not in EMIT_STAGES:
         raise UserError(f"--emit: unknown stage '{stage}', expected one of {', '.join(EMIT_STAGES)}")
     tgt = check_options(target, schedule)
     graph = load_model(model_path, random_weights)
     with make_context(), ir.Location.unknown():
-        c = lower(graph, tgt, stage if stage in STAGE_NAMES else "llvm", schedule)
+        c = lower(graph, tgt, stage if stage in STAGE_NAMES else "llvm", schedule, strategy_file)
+        if stage == "strategy":
+            return describe(c.module.operation)
         if stage in STAGE_NAMES:
             return c.module.operation.get_asm(large_elements_limit=ELIDE_CONSTANTS_OVER)
         with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
@@ -78,11 +82,13 @@ LIBRARY_KINDS = ("shared", "static")
 
 def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
                  random_weights: int | None = None, schedule: str = "auto",
-                 threads: int = 1, libraries: tuple[str, ...] = ("shared",)) -> str:
+                 threads: int = 1, libraries: tuple[str, ...] = ("shared",),
+                 strategy_file: str = "") -> str:
     """Compile model.json into out_dir; returns the manifest's path. `threads` is how many
     threads a call uses by default (the runtime may ask for another count per model).
     `libraries`: "static" adds NAME.a (the same objects, for linking into an application)
-    to NAME.so, which is always written: the manifest and the runtime refer to it."""
+    to NAME.so, which is always written: the manifest and the runtime refer to it.
+    `strategy_file`: decisions that override the cost model's (--strategy)."""
     unknown = [kind for kind in libraries if kind not in LIBRARY_KINDS]
     if unknown:
         raise UserError(f"--emit-lib: unknown library kind '{unknown[0]}', expected "
@@ -94,7 +100,7 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
         raise UserError(f"--threads {threads}: target {tgt.name} builds single-threaded libraries")
     graph = load_model(model_path, random_weights)
     with make_context(), ir.Location.unknown():
-        c = lower(graph, tgt, "llvm", schedule)
+        c = lower(graph, tgt, "llvm", schedule, strategy_file)
         with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
             work = Path(tmp)
             ll = llvm_ir(c, work)
@@ -110,7 +116,7 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
                 out_dir, graph.name, str(lib),
                 {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,
                  "arch": tgt.arch, "threads": threads, "schedule": schedule,
-                 "compiler": {"mlir": MLIR_VERSION}}
+                 "compiler": {"mlir": toolchain.mlir_version()}}
                 | ({"thread_control": setter_symbol(entry_symbol(graph.name))} if tgt.openmp else {}),
                 [(spec.name, spec.shape) for spec in graph.inputs],
                 [(name, graph.shape_of(name)) for name in graph.outputs],

@@ -1,9 +1,10 @@
 """The compilation pipeline as data: a list of named stages, each a list of steps.
 
-A stage's name is what `--emit` prints after it. A step is one of: registered Python passes
-(`passes`), an upstream MLIR pass pipeline (`mlir`), or a transform script generated for
-the target (`transform`). The schedule "none" drops the transform steps, which gives the
-plain untiled lowering the benchmarks compare against.
+A stage's name is what `--emit` prints after it. A step is one of: declared sepc passes with
+their options (`passes`), an upstream MLIR pass pipeline (`mlir`), or a transform script
+generated from the IR for the target (`transform`). Pass options that are machine facts
+come from the target row here. The schedule "none" drops the transform steps, which gives
+the plain untiled lowering the benchmarks compare against.
 """
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from mlir import ir
 from mlir.dialects.transform import interpreter
 from mlir.passmanager import PassManager
 
-from . import passes as _passes  # noqa: F401  (registers the passes)
-from .passes.registry import run_passes
-from .schedules import (find_kernels, serial_loops_script, tiling_script, vector_lowering_script,
+from .passes.registry import PassSpec, run_passes
+from .schedules import (serial_loops_script, tiling_script, vector_lowering_script,
                         vectorization_script)
 from .targets import Target
 from .weights_object import WeightBlob, externalize_weights
@@ -27,18 +27,23 @@ class Compilation:
     module: ir.Module
     target: Target
     schedule: str = "auto"
-    kernels: list | None = None   # the kernels as found in the Linalg IR, before tiling
+    strategy_file: str = ""       # decisions overriding the cost model's (select-strategy)
     weights: list[WeightBlob] = field(default_factory=list)  # moved out of the IR
 
 
 @dataclass(frozen=True)
 class Step:
-    kind: str                     # "passes" | "mlir" | "transform" | "weights"
-    what: object                  # pass names | pipeline text | script generator
+    kind: str                     # "passes" | "mlir" | "transform" | "weights" | "strategy"
+    what: object                  # PassSpecs | pipeline text | script generator
 
 
-def passes(*names: str) -> Step:
-    return Step("passes", list(names))
+def passes(*specs: str | PassSpec) -> Step:
+    return Step("passes", [PassSpec(s) if isinstance(s, str) else s for s in specs])
+
+
+def select_strategy() -> Step:
+    """select-strategy for the compilation's target and strategy file."""
+    return Step("strategy", None)
 
 
 def mlir(pipeline: str) -> Step:
@@ -90,21 +95,29 @@ def to_llvm(target: Target) -> str:
             "reconcile-unrealized-casts")
 
 
-def remember_kernels(c: Compilation) -> str:
-    c.kernels = find_kernels(c.module)
-    return tiling_script(c.module, c.target)
+def fusion(target: Target) -> tuple[PassSpec, ...]:
+    if not target.tiling.fuse_separable:
+        return ()
+    return (PassSpec("fuse-separable", {"panel-filters": target.line_floats}),)
+
+
+def prefetch(target: Target) -> PassSpec:
+    return PassSpec("prefetch-next-panels", {"rows-ahead": target.memory.prefetch_rows_ahead,
+                                             "line-floats": target.line_floats})
 
 
 def stages(target: Target) -> list[Stage]:
     return [
         Stage("sep", (passes(*GRAPH_PASSES),)),
-        Stage("linalg", (passes(*(("fuse-separable",) if target.strategy.fuse_separable else ()),
-                                "lower-to-linalg"), mlir("canonicalize,cse"))),
-        Stage("tiled", (transform(remember_kernels),)),
-        Stage("vector", (transform(lambda c: vectorization_script(c.kernels, c.target)),)),
-        Stage("llvm", (passes("elide-zero-pads", "fill-pad-borders", "stagger-tile-buffers"), mlir(BUFFERIZE), passes("drop-output-results"),
+        Stage("linalg", (passes(*fusion(target), "lower-to-linalg"), mlir("canonicalize,cse"))),
+        Stage("strategy", (select_strategy(),)),
+        Stage("tiled", (transform(lambda c: tiling_script(c.module.operation, c.target)),)),
+        Stage("vector", (transform(lambda c: vectorization_script(c.module.operation, c.target)),)),
+        Stage("llvm", (passes("elide-zero-pads", "fill-pad-borders", "stagger-tile-buffers"),
+                       mlir(BUFFERIZE), passes("drop-output-results"),
                        transform(lambda c: serial_loops_script(c.target)), mlir(deallocate(target)),
-                       passes("free-after-last-use", "lower-memref-copies", "prefetch-next-panels", "drop-buffer-arg-attrs"),
+                       passes("free-after-last-use", "lower-memref-copies", prefetch(target),
+                              "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
                        extract_weights(),
                        passes("add-thread-control" if target.openmp else "add-serial-thread-control"),
@@ -112,7 +125,7 @@ def stages(target: Target) -> list[Stage]:
     ]
 
 
-STAGE_NAMES = ("sep", "linalg", "tiled", "vector", "llvm")
+STAGE_NAMES = ("sep", "linalg", "strategy", "tiled", "vector", "llvm")
 
 
 def apply_transform(module: ir.Module, script: str) -> None:
@@ -133,6 +146,10 @@ def run_step(c: Compilation, step: Step) -> None:
         PassManager.parse(f"builtin.module({step.what})").run(c.module.operation)
     elif step.kind == "weights":
         c.weights = externalize_weights(c.module, entry_name(c.module))
+    elif step.kind == "strategy":
+        if c.schedule != "none":
+            run_passes(c.module, [PassSpec("select-strategy", {"target": c.target.name,
+                                                               "strategy-file": c.strategy_file})])
     elif c.schedule != "none":
         apply_transform(c.module, step.what(c))
 

@@ -1,7 +1,8 @@
 """The targets sepc compiles for, as a table of data.
 
-A row says how to call LLVM (triple, CPU, features), how wide a vector register is, and the
-strategy parameters the schedules read. Adding a target is adding a row.
+A row says how to call LLVM (triple, CPU, features), how wide a vector register is, the
+tile sizes the schedules start from and the memory facts their cost models use. Adding a
+target is adding a row.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from .errors import UserError
 
 
 @dataclass(frozen=True)
-class Strategy:
-    """Tile sizes the schedules start from (they shrink them to fit each layer's shape).
+class Tiling:
+    """Tile sizes the schedules' cost models start from (they shrink them to fit each layer).
 
     depthwise_width: output columns per depthwise tile (each a vector of channels held in a
       register across the kernel window).
@@ -33,6 +34,26 @@ class Strategy:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """The machine facts the cost models use, in bytes.
+
+    l1d: the smallest L1 data cache of the cores the target runs on; a depthwise tile keeps
+      one channel vector of its input within half of it.
+    tile_budget: what one tile's buffers may take, so that they and a block of weights stay
+      in L2 while the tile's rows reuse them.
+    line: a cache line; packed 1x1 weight panels are one line of f32 wide.
+    prefetch_min_bytes: packed weights from this size on are prefetched a block ahead (in a
+      network they come from DRAM; smaller ones arrive in a few microseconds anyway).
+    prefetch_rows_ahead: how far ahead a dense layer's weight rows are prefetched.
+    """
+    l1d: int = 32 * 1024
+    tile_budget: int = 256 * 1024
+    line: int = 64
+    prefetch_min_bytes: int = 256 * 1024
+    prefetch_rows_ahead: int = 8
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     triple: str
@@ -44,33 +65,40 @@ class Target:
     scalable: bool = False
     vector_dialect_options: str = ""   # extra convert-vector-to-llvm options
     openmp: bool = False      # tiles run as OpenMP parallel loops (needs the target's libomp)
-    strategy: Strategy = field(default_factory=Strategy)
+    tiling: Tiling = field(default_factory=Tiling)
+    memory: Memory = field(default_factory=Memory)
+    # Threads the cost models plan work for: a layer is split into at least this many tiles.
+    planned_threads: int = 2
 
     @property
     def lanes(self) -> int:
         """f32 lanes in one vector register (the minimum, for scalable targets)."""
         return max(self.vector_bits // 32, 1)
 
+    @property
+    def line_floats(self) -> int:
+        return self.memory.line // 4
+
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("x86-avx512", "x86_64-unknown-linux-gnu", "x86_64", "skylake-avx512",
            "+avx512f,+avx512dq,+avx512bw,+avx512vl,+fma", 512, 32,
            vector_dialect_options="enable-x86vector=true", openmp=True,
-           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2,
+           tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2,
                              fuse_separable=True, conv_filter_vectors=2)),
     Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true", openmp=True,
-           strategy=Strategy(depthwise_width=6, matmul_rows=6, matmul_vectors=2,
+           tiling=Tiling(depthwise_width=6, matmul_rows=6, matmul_vectors=2,
                              fuse_separable=True)),
     # 32 q-registers: 8 x 2 accumulators plus operands for the pointwise micro-kernel.
     Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,
            vector_dialect_options="enable-arm-neon=true",
-           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
+           tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
     # Vector-length agnostic: vectors are vscale x 128 bits, one binary for every SVE core.
     Target("arm-sve", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon,+sve", 128, 32,
            scalable=True, vector_dialect_options="enable-arm-sve=true",
-           strategy=Strategy(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
+           tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
 ]}
 
 

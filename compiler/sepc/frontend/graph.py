@@ -11,13 +11,6 @@ from typing import Any
 
 import numpy as np
 
-ACTIVATIONS = ("linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax")
-
-# Ops whose spatial rank is fixed by their name; the rest take it from their input.
-CONV_OPS = ("conv2d", "conv1d", "depthwise_conv2d", "depthwise_conv1d",
-            "separable_conv2d", "separable_conv1d")
-
-
 @dataclass(frozen=True)
 class TensorSpec:
     name: str

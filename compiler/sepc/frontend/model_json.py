@@ -2,9 +2,9 @@
 
 Every rule of the spec is checked here, before any code is generated, and each violation
 becomes one UserError line: `FILE: layer 'NAME' (#INDEX): field 'FIELD': FOUND, expected WHAT`.
-Ops are rows of a table (OPS): the fields each takes with their parsers and defaults, the
-input rank it needs, how its output shape follows and which parameters it carries, so a new
-op is a new row rather than another branch.
+What each op takes (its fields with their parsers and defaults, the input rank it needs,
+how its output shape follows and which parameters it carries) is its row of the op table,
+sepc/ops.py.
 """
 from __future__ import annotations
 
@@ -12,28 +12,22 @@ import json
 import math
 import os
 import re
-import sys
 from collections import Counter
-from dataclasses import dataclass, replace
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
-from sepc.errors import UserError, where
-from sepc.frontend.graph import ACTIVATIONS, Graph, Layer, TensorSpec
+from sepc.errors import UserError
+from sepc.frontend.fields import MISSING, SameAs, Site, is_int, show
+from sepc.frontend.graph import Graph, Layer, TensorSpec
+from sepc.frontend.shapes import Operand, same_padding  # noqa: F401  (same_padding: tests)
 from sepc.frontend.weights import (ParamSpec, attach_npz_params, attach_random_params,
                                    format_shape)
+from sepc.ops import OPS, Op
 
 FORMAT_VERSION = 1
 TOP_LEVEL_FIELDS = ("sepc", "name", "inputs", "weights", "layers", "outputs")
 C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-PADDING_MODES = ("valid", "same")
-SPATIAL_AXES = {1: ("W",), 2: ("H", "W")}
-KERNEL_AXES = {1: ("K",), 2: ("KH", "KW")}
 # Generated code indexes tensors and constants with 32-bit integers.
 MAX_ELEMENTS = 2**31 - 1
-
-
-# An absent field: show() prints it as "missing", so parsers need no special case for it.
-MISSING = object()
 
 
 def load_model(path: str, random_weights_seed: int | None = None) -> Graph:
@@ -96,31 +90,7 @@ def _read_json(path: str) -> Any:
         raise UserError(f"{path}: invalid JSON: nested too deeply") from None
 
 
-# --- locating and describing errors -------------------------------------------------------
-
-@dataclass(frozen=True)
-class Site:
-    """Where a value sits in model.json; builds the one-line error about it."""
-    file: str
-    layer: str | None = None
-    index: int | None = None
-    field: str | None = None
-
-    def at(self, field: str) -> Site:
-        return replace(self, field=field)
-
-    def fail(self, found: str, expected: str) -> NoReturn:
-        raise UserError(f"{where(self.file, self.layer, self.index, self.field)}: "
-                        f"{found}, expected {expected}")
-
-
-def show(value: Any) -> str:
-    """A found value as the user wrote it (JSON), shortened so the message stays one line."""
-    if value is MISSING:
-        return "missing"
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
+# --- checking keys ---------------------------------------------------------------------
 
 def _check_unique_keys(obj: JsonObject, site: Site, prefix: str = "") -> None:
     for key in obj.duplicate_keys:
@@ -136,320 +106,13 @@ def _check_keys(obj: JsonObject, site: Site, allowed: tuple[str, ...], prefix: s
             site.at(prefix + key).fail(f"unknown field{context}", "one of " + ", ".join(allowed))
 
 
-# --- field parsers: (raw JSON value, site, spatial rank) -> normalised value ---------------
-
-def _is_int(value: Any) -> bool:
-    # bool is an int in Python but `true` is not a number in JSON.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def positive_int(value: Any, site: Site, rank: int | None = None) -> int:
-    if not _is_int(value) or value < 1:
-        site.fail(show(value), "a positive integer")
-    return value
-
-
-def positive_float(value: Any, site: Site, rank: int | None = None) -> float:
-    # The upper bound rejects inf and ints too large for a float; NaN fails the comparison.
-    if (not isinstance(value, (int, float)) or isinstance(value, bool)
-            or not 0 < value <= sys.float_info.max):
-        site.fail(show(value), "a positive number")
-    return float(value)
-
-
-def boolean(value: Any, site: Site, rank: int | None = None) -> bool:
-    if not isinstance(value, bool):
-        site.fail(show(value), "true or false")
-    return value
-
-
-def activation_name(value: Any, site: Site, rank: int | None = None) -> str:
-    if not isinstance(value, str) or value not in ACTIVATIONS:
-        site.fail(show(value), "one of " + ", ".join(ACTIVATIONS))
-    return value
-
-
-def spatial_sizes(value: Any, site: Site, rank: int) -> tuple[int, ...]:
-    """An int meaning the same size on every spatial axis, or one int per axis."""
-    items = [value] * rank if _is_int(value) else value
-    if not (isinstance(items, list) and len(items) == rank
-            and all(_is_int(v) and v >= 1 for v in items)):
-        site.fail(show(value), f"a positive integer or a list of {rank} positive integer"
-                               + "s" * (rank > 1))
-    return tuple(items)
-
-
-def _padding_pairs(value: Any, site: Site, rank: int, expected: str) -> tuple[tuple[int, int], ...]:
-    if not (isinstance(value, list) and len(value) == rank
-            and all(isinstance(p, list) and len(p) == 2 and all(_is_int(v) and v >= 0 for v in p)
-                    for p in value)):
-        site.fail(show(value), expected)
-    return tuple((before, after) for before, after in value)
-
-
-def _pairs_text(rank: int) -> str:
-    return f"a list of {rank} [before, after] pair{'s' * (rank > 1)} of non-negative integers"
-
-
-def window_padding(value: Any, site: Site, rank: int) -> str | tuple[tuple[int, int], ...]:
-    """Convolutions: "valid", "same", or explicit pairs (resolved to pairs by _window_output)."""
-    if isinstance(value, str) and value in PADDING_MODES:
-        return value
-    return _padding_pairs(value, site, rank, f'"valid", "same" or {_pairs_text(rank)}')
-
-
-def explicit_padding(value: Any, site: Site, rank: int) -> tuple[tuple[int, int], ...]:
-    return _padding_pairs(value, site, rank, _pairs_text(rank))
-
-
-def target_shape(value: Any, site: Site, rank: int | None = None) -> tuple[int, ...]:
-    """Keras Reshape: positive sizes, at most one -1 to be inferred from the element count."""
-    if not (isinstance(value, list) and value and value.count(-1) <= 1
-            and all(_is_int(d) and (d >= 1 or d == -1) for d in value)):
-        site.fail(show(value), "a non-empty list of positive integers (one may be -1)")
-    return tuple(value)
-
-
-# --- the op table --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SameAs:
-    """A default copied from another, earlier field (pooling strides default to pool_size)."""
-    field: str
-
-
-@dataclass(frozen=True)
-class Field:
-    parse: Callable[[Any, Site, int | None], Any]
-    default: Any = MISSING          # MISSING: the field is required
-
-
-Operand = tuple[str, tuple[int, ...]]   # a value's name and shape
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    # 4 (NHWC) or 3 (NWC); None: any rank, as every value has rank >= 2 (inputs are checked
-    # for it and no op lowers it further).
-    input_rank: int | None
-    fields: dict[str, Field]
-    # Output shape from the parsed attrs; resolves "padding" to pairs where it applies.
-    infer: Callable[[dict[str, Any], list[Operand], Site], tuple[int, ...]]
-    params: Callable[[dict[str, Any], tuple[int, ...]], list[ParamSpec]] = lambda attrs, shape: []
-    inputs_field: str = "input"     # "inputs" for add: a list of names
-
-    @property
-    def spatial_rank(self) -> int | None:
-        return None if self.input_rank is None else self.input_rank - 2
-
-
-def _window_output(attrs: dict[str, Any], in_shape: tuple[int, ...], site: Site,
-                   kernel_field: str) -> tuple[int, ...]:
-    """Spatial output sizes of a sliding window; sets attrs padding pairs and padding_mode."""
-    kernel, strides = attrs[kernel_field], attrs["strides"]
-    dilation = attrs.get("dilation_rate", (1,) * len(kernel))
-    sizes = in_shape[1:-1]
-    padding = attrs["padding"]
-    attrs["padding_mode"] = padding if isinstance(padding, str) else "explicit"
-    if padding == "valid":
-        padding = ((0, 0),) * len(sizes)
-    elif padding == "same":
-        padding = tuple(same_padding(*args) for args in zip(sizes, kernel, strides, dilation))
-    attrs["padding"] = padding
-    out = []
-    for axis, size, (before, after), k, s, d in zip(SPATIAL_AXES[len(sizes)], sizes, padding,
-                                                    kernel, strides, dilation):
-        extent, padded = d * (k - 1) + 1, size + before + after
-        if extent > padded:
-            site.at(kernel_field).fail(
-                f"a window spanning {extent} along {axis} of an input padded to {padded}",
-                "a window that fits in the padded input (output size >= 1)")
-        out.append((padded - extent) // s + 1)
-    return tuple(out)
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Keras/TensorFlow "same": the odd pixel of padding goes after (bottom/right)."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
-
-
-def infer_conv(attrs, operands, site):
-    (_, shape), = operands
-    return (shape[0], *_window_output(attrs, shape, site, "kernel_size"), attrs["filters"])
-
-
-def infer_depthwise(attrs, operands, site):
-    (_, shape), = operands
-    spatial = _window_output(attrs, shape, site, "kernel_size")
-    return (shape[0], *spatial, shape[-1] * attrs["depth_multiplier"])
-
-
-def infer_pool(attrs, operands, site):
-    (_, shape), = operands
-    return (shape[0], *_window_output(attrs, shape, site, "pool_size"), shape[-1])
-
-
-def infer_zero_padding(attrs, operands, site):
-    (_, shape), = operands
-    attrs["padding_mode"] = "explicit"
-    padded = (size + before + after for size, (before, after) in zip(shape[1:-1], attrs["padding"]))
-    return (shape[0], *padded, shape[-1])
-
-
-def infer_global_pool(attrs, operands, site):
-    (_, shape), = operands
-    kept = (1,) * (len(shape) - 2) if attrs["keepdims"] else ()
-    return (shape[0], *kept, shape[-1])
-
-
-def infer_same_shape(attrs, operands, site):
-    (_, shape), = operands
-    return shape
-
-
-def infer_add(attrs, operands, site):
-    first_name, first_shape = operands[0]
-    for name, shape in operands[1:]:
-        if shape != first_shape:
-            site.at("inputs").fail(
-                f'"{name}" of shape {format_shape(shape)}',
-                f'the shape of "{first_name}", {format_shape(first_shape)}')
-    return first_shape
-
-
-def infer_reshape(attrs, operands, site):
-    (_, shape), = operands
-    count, wanted = math.prod(shape[1:]), attrs["target_shape"]
-    known = math.prod(d for d in wanted if d != -1)
-    fits = count % known == 0 if -1 in wanted else count == known
-    if not fits:
-        site.at("target_shape").fail(
-            f"{show(list(wanted))} for an input of shape {format_shape(shape)}",
-            f"a shape with {count} elements per batch item")
-    resolved = tuple(count // known if d == -1 else d for d in wanted)
-    attrs["target_shape"] = resolved
-    return (shape[0], *resolved)
-
-
-def infer_dense(attrs, operands, site):
-    (_, shape), = operands
-    return (*shape[:-1], attrs["units"])
-
-
-def _layout(*axes: str) -> str:
-    return "(" + ", ".join(axes) + ")"
-
-
-def _bias(attrs: dict[str, Any], size: int, axis: str) -> list[ParamSpec]:
-    return [ParamSpec("bias", (size,), _layout(axis), "small_normal")] if attrs["use_bias"] else []
-
-
-def conv_params(attrs, in_shape):
-    kernel, channels, filters = attrs["kernel_size"], in_shape[-1], attrs["filters"]
-    return [ParamSpec("kernel", (*kernel, channels, filters),
-                      _layout(*KERNEL_AXES[len(kernel)], "C", "filters"), "he_normal",
-                      math.prod(kernel) * channels),
-            *_bias(attrs, filters, "filters")]
-
-
-def _depthwise_kernel(attrs, in_shape) -> ParamSpec:
-    kernel = attrs["kernel_size"]
-    return ParamSpec("depthwise_kernel", (*kernel, in_shape[-1], attrs["depth_multiplier"]),
-                     _layout(*KERNEL_AXES[len(kernel)], "C", "M"), "he_normal", math.prod(kernel))
-
-
-def depthwise_params(attrs, in_shape):
-    return [_depthwise_kernel(attrs, in_shape),
-            *_bias(attrs, in_shape[-1] * attrs["depth_multiplier"], "C*M")]
-
-
-def separable_params(attrs, in_shape):
-    ones = (1,) * len(attrs["kernel_size"])
-    mid, filters = in_shape[-1] * attrs["depth_multiplier"], attrs["filters"]
-    return [_depthwise_kernel(attrs, in_shape),
-            ParamSpec("pointwise_kernel", (*ones, mid, filters),
-                      _layout(*("1",) * len(ones), "C*M", "filters"), "he_normal", mid),
-            *_bias(attrs, filters, "filters")]
-
-
-def batch_norm_params(attrs, in_shape):
-    channels = (in_shape[-1],)
-    return [ParamSpec("gamma", channels, "(C)", "near_one"),
-            ParamSpec("beta", channels, "(C)", "small_normal"),
-            ParamSpec("moving_mean", channels, "(C)", "small_normal"),
-            ParamSpec("moving_variance", channels, "(C)", "near_one")]
-
-
-def dense_params(attrs, in_shape):
-    channels, units = in_shape[-1], attrs["units"]
-    return [ParamSpec("kernel", (channels, units), "(C, units)", "he_normal", channels),
-            *_bias(attrs, units, "units")]
-
-
-ACTIVATION = Field(activation_name, "linear")
-USE_BIAS = Field(boolean, True)
-
-
-def _conv_fields(*, filters: bool, depthwise: bool) -> dict[str, Field]:
-    return {
-        **({"filters": Field(positive_int)} if filters else {}),
-        "kernel_size": Field(spatial_sizes),
-        "strides": Field(spatial_sizes, 1),
-        "dilation_rate": Field(spatial_sizes, 1),
-        "padding": Field(window_padding, "valid"),
-        **({"depth_multiplier": Field(positive_int, 1)} if depthwise else {}),
-        "use_bias": USE_BIAS,
-        "activation": ACTIVATION,
-    }
-
-
-def _conv_ops(suffix: str, rank: int) -> dict[str, OpSpec]:
-    return {
-        "conv" + suffix: OpSpec(rank, _conv_fields(filters=True, depthwise=False),
-                                infer_conv, conv_params),
-        "depthwise_conv" + suffix: OpSpec(rank, _conv_fields(filters=False, depthwise=True),
-                                          infer_depthwise, depthwise_params),
-        "separable_conv" + suffix: OpSpec(rank, _conv_fields(filters=True, depthwise=True),
-                                          infer_conv, separable_params),
-    }
-
-
-POOL_FIELDS = {
-    "pool_size": Field(spatial_sizes),
-    "strides": Field(spatial_sizes, SameAs("pool_size")),
-    # Explicit pairs too (the spec's padding rules hold for every padding field); padded
-    # positions never count: max never picks them, average divides by real elements.
-    "padding": Field(window_padding, "valid"),
-}
-
-OPS: dict[str, OpSpec] = {
-    **_conv_ops("2d", 4),
-    **_conv_ops("1d", 3),
-    # `activation` on batch_norm is an extension of the spec: importers fuse the following
-    # activation layer into it (the shared conformance cases do).
-    "batch_norm": OpSpec(None, {"epsilon": Field(positive_float, 0.001), "activation": ACTIVATION},
-                         infer_same_shape, batch_norm_params),
-    "activation": OpSpec(None, {"activation": Field(activation_name)}, infer_same_shape),
-    "add": OpSpec(None, {"activation": ACTIVATION}, infer_add, inputs_field="inputs"),
-    "zero_padding2d": OpSpec(4, {"padding": Field(explicit_padding)}, infer_zero_padding),
-    "max_pooling2d": OpSpec(4, POOL_FIELDS, infer_pool),
-    "average_pooling2d": OpSpec(4, POOL_FIELDS, infer_pool),
-    "global_average_pooling2d": OpSpec(4, {"keepdims": Field(boolean, False)}, infer_global_pool),
-    "global_average_pooling1d": OpSpec(3, {"keepdims": Field(boolean, False)}, infer_global_pool),
-    "reshape": OpSpec(None, {"target_shape": Field(target_shape)}, infer_reshape),
-    "dense": OpSpec(None, {"units": Field(positive_int), "use_bias": USE_BIAS,
-                           "activation": ACTIVATION}, infer_dense, dense_params),
-}
-
 LAYOUT_NAMES = {4: "NHWC", 3: "NWC"}
 
 
 # --- top-level fields ----------------------------------------------------------------------
 
 def _check_version(value: Any, site: Site) -> None:
-    if not _is_int(value) or value != FORMAT_VERSION:
+    if not is_int(value) or value != FORMAT_VERSION:
         site.fail(show(value), f"{FORMAT_VERSION} (the only model.json format version "
                                "this sepc supports)")
 
@@ -482,7 +145,7 @@ def _parse_input(name: str, entry: Any, site: Site) -> TensorSpec:
     shape = entry.get("shape", MISSING)
     shape_site = site.at(f"inputs.{name}.shape")
     if not (isinstance(shape, list) and len(shape) >= 2
-            and all(_is_int(d) and d >= 1 for d in shape)):
+            and all(is_int(d) and d >= 1 for d in shape)):
         shape_site.fail(show(shape), "a list of 2 or more positive integers, batch first")
     _check_element_count(tuple(shape), shape_site, "shape")
     dtype = entry.get("dtype", MISSING)
@@ -569,7 +232,7 @@ def _parse_layer(raw: Any, site: Site, values: dict[str, tuple[int, ...]],
     return layer, params
 
 
-def _parse_operands(raw: dict, spec: OpSpec, site: Site, values: dict[str, tuple[int, ...]],
+def _parse_operands(raw: dict, spec: Op, site: Site, values: dict[str, tuple[int, ...]],
                     layer_names: set, own_name: str) -> list[Operand]:
     if spec.inputs_field == "inputs":
         names = raw.get("inputs", MISSING)
@@ -599,7 +262,7 @@ def _resolve(name: Any, site: Site, values: dict[str, tuple[int, ...]], layer_na
     site.fail(f"{show(name)}, an unknown name", expected)
 
 
-def _parse_attrs(raw: dict, spec: OpSpec, site: Site) -> dict[str, Any]:
+def _parse_attrs(raw: dict, spec: Op, site: Site) -> dict[str, Any]:
     """The op's fields, parsed and normalised, defaults filled in, in table order."""
     attrs: dict[str, Any] = {}
     for field_name, field in spec.fields.items():

@@ -9,7 +9,7 @@ from mlir import ir
 from mlir.dialects import func
 
 from .ir_util import walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 OPENMP_SETTER = "omp_set_num_threads"
 
@@ -35,13 +35,13 @@ def add_setters(module: ir.Operation, openmp: bool) -> None:
                 func.ReturnOp([])
 
 
-@sep_pass("add-thread-control")
+@module_pass("add-thread-control")
 def add_thread_control(module: ir.Operation) -> None:
     """Add `ENTRY_set_threads(i32)`, calling omp_set_num_threads, next to each entry."""
     add_setters(module, openmp=True)
 
 
-@sep_pass("add-serial-thread-control")
+@module_pass("add-serial-thread-control")
 def add_serial_thread_control(module: ir.Operation) -> None:
     """Add `ENTRY_set_threads(i32)`, which does nothing, next to each entry."""
     add_setters(module, openmp=False)

@@ -3,10 +3,10 @@ on the function's arguments it would reach mlir-translate, which does not know t
 from mlir import ir
 
 from .ir_util import walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 
-@sep_pass("drop-buffer-arg-attrs")
+@module_pass("drop-buffer-arg-attrs")
 def drop_buffer_arg_attrs(module: ir.Operation) -> None:
     """Remove bufferization.* attributes from function arguments after bufferization."""
     for fn in walk_ops(module, ("func.func",)):

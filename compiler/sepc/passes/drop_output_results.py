@@ -7,7 +7,7 @@ from mlir.dialects import func
 
 from ..errors import InternalError
 from .ir_util import defining_op, walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 VIEW_OPS = ("memref.expand_shape", "memref.collapse_shape", "memref.cast")
 
@@ -21,7 +21,7 @@ def root_argument(value: ir.Value):
     return value
 
 
-@sep_pass("drop-output-results")
+@module_pass("drop-output-results")
 def drop_output_results(module: ir.Operation) -> None:
     """Remove function results that are (views of) the function's own arguments."""
     for fn in walk_ops(module, ("func.func",)):

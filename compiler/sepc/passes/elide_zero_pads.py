@@ -5,7 +5,7 @@ test, those tiles read their input slice in place."""
 from mlir import ir
 from mlir.dialects import arith, scf, tensor
 
-from .registry import sep_pass
+from .registry import module_pass
 from .ir_util import walk_ops
 
 DYNAMIC = ir.ShapedType.get_dynamic_size
@@ -20,7 +20,7 @@ def all_zero(amounts: list[ir.Value]) -> ir.Value:
     return result
 
 
-@sep_pass("elide-zero-pads")
+@module_pass("elide-zero-pads")
 def elide_zero_pads(module: ir.Operation) -> None:
     """Where a tensor.pad's dynamic amounts are all zero, use its source instead."""
     for pad in walk_ops(module, ("tensor.pad",)):

@@ -5,7 +5,7 @@ dynamic (a pad tiled into a loop, whose borders exist only at the image's edges)
 from mlir import ir
 from mlir.dialects import arith, linalg, tensor
 
-from .registry import sep_pass
+from .registry import module_pass
 from .ir_util import walk_ops
 
 DYNAMIC = ir.ShapedType.get_dynamic_size
@@ -46,7 +46,7 @@ def minus(total: int, amount) -> object:
     return arith.subi(arith.ConstantOp(ir.IndexType.get(), total).result, amount)
 
 
-@sep_pass("fill-pad-borders")
+@module_pass("fill-pad-borders")
 def fill_pad_borders(module: ir.Operation) -> None:
     """Rewrite tensor.pad ops with a constant value into border fills and an insert."""
     for pad in walk_ops(module, ("tensor.pad",)):

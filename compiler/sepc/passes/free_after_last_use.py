@@ -8,7 +8,7 @@ layers, and the live intermediates are the few a layer reads and writes."""
 from mlir import ir
 
 from .ir_util import walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 
 def users_with_aliases(value: ir.Value) -> set[ir.Operation]:
@@ -36,7 +36,7 @@ def ancestor_in(op: ir.Operation, parent: ir.Operation) -> ir.Operation | None:
     return None
 
 
-@sep_pass("free-after-last-use")
+@module_pass("free-after-last-use")
 def free_after_last_use(module: ir.Operation) -> None:
     """Move each top-level memref.dealloc of a function to just after its buffer's last use."""
     for fn in walk_ops(module, ("func.func",)):

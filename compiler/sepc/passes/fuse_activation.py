@@ -1,23 +1,25 @@
 """fuse-activation: a standalone activation layer becomes the activation of the layer before
-it, so the lowering applies it in registers before the store."""
+it (an op whose table row says `fuses_activation`), so the lowering applies it in
+registers before the store."""
 from mlir import ir
 
+from ..ops import BY_SEP_OP
 from .ir_util import defining_op, string_attr, use_count, walk_ops
-from .registry import sep_pass
-
-PRODUCERS_WITH_ACTIVATION = ("sep.conv2d", "sep.conv1d", "sep.depthwise_conv2d",
-                             "sep.depthwise_conv1d", "sep.separable_conv2d",
-                             "sep.separable_conv1d", "sep.dense", "sep.add", "sep.batch_norm")
+from .registry import module_pass
 
 
-@sep_pass("fuse-activation")
+def takes_activation(producer: ir.OpView | None) -> bool:
+    sep = BY_SEP_OP.get(producer.name) if producer is not None else None
+    return (sep is not None and sep.row.fuses_activation and use_count(producer.result) == 1
+            and string_attr(producer, "activation") == "linear")
+
+
+@module_pass("fuse-activation")
 def fuse_activation(module: ir.Operation) -> None:
     """Merge sep.activation into a producer whose result has no other use and no activation."""
     for act in walk_ops(module, ("sep.activation",)):
         producer = defining_op(act.operands[0])
-        if (producer is None or producer.name not in PRODUCERS_WITH_ACTIVATION
-                or use_count(producer.result) != 1
-                or string_attr(producer, "activation") != "linear"):
+        if not takes_activation(producer):
             continue
         producer.attributes["activation"] = act.attributes["activation"]
         act.result.replace_all_uses_with(producer.result)

@@ -73,3 +73,11 @@ def layer_name(op: ir.OpView, position: int) -> str:
     and then the op's kind and its position among the ops being rewritten name it."""
     loc = op.location
     return loc.name_str if loc.is_a_name() else f"{op.name.split('.')[-1]}{position}"
+
+
+def batch_norm_affine(bn: ir.OpView) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, shift) with batch_norm(x) == x * scale + shift, computed in float64."""
+    gamma, beta, mean, variance = (constant_array(v).astype(np.float64) for v in bn.operands[1:])
+    epsilon = ir.FloatAttr(bn.attributes["epsilon"]).value
+    scale = gamma / np.sqrt(variance + epsilon)
+    return scale, beta - mean * scale

@@ -16,7 +16,7 @@ from mlir import ir
 from mlir.dialects import arith, linalg, memref, scf, vector
 
 from .ir_util import walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 # Below this many elements per contiguous chunk, a call per chunk costs more than a loop.
 MIN_CHUNK = 16
@@ -95,7 +95,7 @@ def copy_by_vectors(source: ir.Value, target: ir.Value) -> None:
                          target, at)
 
 
-@sep_pass("lower-memref-copies")
+@module_pass("lower-memref-copies")
 def lower_memref_copies(module: ir.Operation) -> None:
     """Rewrite memref.copy as contiguous chunk copies (memcpy) or linalg.copy."""
     for copy in walk_ops(module, ("memref.copy",)):

@@ -8,22 +8,22 @@ first row of each block then waits on a stream of 128 bytes per 14 cycles, as mu
 one core's DRAM bandwidth, while the other rows find the block in L2. Prefetching the
 next block during all the rows of the current one spreads that stream over the whole
 block's work (MobileNetV1's 14x14x512 layers ran 7% slower in the network than alone).
-Panels of less than `MIN_BYTES` come from DRAM in a few microseconds: their layers go
-without (two more instructions per channel step are worth it only for large weights).
+Which kernels prefetch is their strategy's decision (`prefetch`: packed weights of the
+target's prefetch_min_bytes or more; smaller ones come from DRAM in a few microseconds, and
+two more instructions per channel step are worth it only for large weights): the tiling
+script marks their reduction loops `sep.prefetch`, and only marked loops are rewritten.
 A batch-1 dense layer (MobileNetV1's 1024x1000 head, 4 MB) reads a 1 KiB run of each
 4 KiB weight row per step, a new page each time, where hardware prefetchers stop: from
 DRAM it took 0.22 ms, 0.16 ms with the rows prefetched (the network 1% faster)."""
 from mlir import ir
 from mlir.dialects import arith, memref
 
+from ..schedules.script import PREFETCH
 from .ir_util import walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 # prefetcht1: into L2, where the next block is read from; L1 keeps the current block.
 L2_LOCALITY = 2
-MIN_BYTES = 256 * 1024
-ROWS_AHEAD = 8
-LINE_FLOATS = 16
 
 
 def panel_reads(loop: ir.OpView):
@@ -39,8 +39,6 @@ def panel_reads(loop: ir.OpView):
             continue
         shape = ir.MemRefType(base.type).shape
         if len(shape) != 3 or len(op.indices) != 3 or op.indices[1] != step:
-            continue
-        if shape[0] * shape[1] * shape[2] * 4 < MIN_BYTES:
             continue
         map_ = ir.AffineMapAttr(op.attributes["permutation_map"]).value
         dims = [str(result) for result in map_.results]
@@ -74,16 +72,22 @@ def prefetch(base: ir.Value, indices: list[ir.Value]) -> None:
     memref.PrefetchOp(base, indices, False, L2_LOCALITY, True)
 
 
-@sep_pass("prefetch-next-panels")
-def prefetch_next_panels(module: ir.Operation) -> None:
-    """Prefetch the next block of packed weight panels, or the weight row 8 ahead, in loops
-    reading large weights."""
+@module_pass("prefetch-next-panels")
+def prefetch_next_panels(module: ir.Operation, *, rows_ahead: int = 8,
+                         line_floats: int = 16) -> None:
+    """Prefetch the next block of packed weight panels, or the weight row `rows-ahead`
+    ahead, in the reduction loops their kernels' strategies mark.
+
+    rows_ahead: how many rows ahead a dense layer's weight rows are prefetched.
+    line_floats: f32 per cache line (one prefetch per line of a row)."""
     index = ir.IndexType.get()
     for loop in walk_ops(module, ("scf.for",)):
+        if PREFETCH not in loop.attributes:
+            continue
         for view, columns in list(weight_row_reads(loop)):
             with ir.InsertionPoint(view), view.location:
-                row = arith.addi(loop.induction_variable, arith.constant(index, ROWS_AHEAD))
-                for column in range(0, columns, LINE_FLOATS):
+                row = arith.addi(loop.induction_variable, arith.constant(index, rows_ahead))
+                for column in range(0, columns, line_floats):
                     prefetch(view.source, [row, arith.constant(index, column)])
         for read, panels in list(panel_reads(loop)):
             with ir.InsertionPoint(read), read.location:

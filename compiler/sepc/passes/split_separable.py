@@ -3,14 +3,14 @@ import numpy as np
 from mlir import ir
 
 from .ir_util import layer_name, shape_of, tensor_constant, walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 DEPTHWISE_OF = {"sep.separable_conv2d": "sep.depthwise_conv2d",
                 "sep.separable_conv1d": "sep.depthwise_conv1d"}
 POINTWISE_OF = {"sep.separable_conv2d": "sep.conv2d", "sep.separable_conv1d": "sep.conv1d"}
 
 
-@sep_pass("split-separable")
+@module_pass("split-separable")
 def split_separable(module: ir.Operation) -> None:
     """Split each separable conv into sep.depthwise_conv and a 1x1 sep.conv."""
     for position, op in enumerate(walk_ops(module, tuple(DEPTHWISE_OF))):

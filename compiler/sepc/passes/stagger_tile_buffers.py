@@ -10,7 +10,7 @@ from mlir import ir
 from mlir.dialects import tensor
 
 from .ir_util import walk_ops
-from .registry import sep_pass
+from .registry import module_pass
 
 LINE = 16        # f32 in a 64-byte cache line
 
@@ -28,7 +28,7 @@ def is_tile_buffer(empty: ir.OpView) -> bool:
         u.name in ("scf.forall", "tensor.insert_slice") for u in users)
 
 
-@sep_pass("stagger-tile-buffers")
+@module_pass("stagger-tile-buffers")
 def stagger_tile_buffers(module: ir.Operation) -> None:
     """Give tile-local empty tensors with 1 KiB-multiple pixel strides a spare line per pixel."""
     for empty in walk_ops(module, ("tensor.empty",)):

@@ -1,9 +1,12 @@
-"""Per-target schedules as transform-dialect scripts, generated from the tagged Linalg IR.
+"""Per-target schedules as transform-dialect scripts, generated from the strategies in the IR.
 
-Three scripts run in order: `tiling` (tile each chain's root, fuse the chain into it,
-decompose to 1-D convs), `vectorization` (vectorize every part with explicit sizes, masks
-for ragged channel edges), and, after bufferization, `vector_lowering` (hoist accumulators
-out of reduction loops, lower contractions to FMAs and transfers to loads/stores).
+`select_strategies` (the select-strategy pass) chooses every kernel's decisions and writes
+them onto its root op (strategy.py). Three scripts then run in order, each generated from
+those attributes and the target row alone: `tiling` (tile each chain's root, fuse the chain
+into it, decompose to 1-D convs), `vectorization` (vectorize every part with explicit sizes,
+masks for ragged channel edges), and, after bufferization, `vector_lowering` (hoist
+accumulators out of reduction loops, lower contractions to FMAs and transfers to
+loads/stores).
 """
 from __future__ import annotations
 
@@ -11,40 +14,82 @@ from mlir import ir
 
 from ..targets import Target
 from .kernel import Kernel, find_kernels
-from .kinds import SCHEDULES
-from .separable import Separable
-
-SCHEDULES.update({"separable2d": Separable(2), "separable1d": Separable(1)})
+from .kinds import (Conv1D, Conv2D, Depthwise1D, Depthwise2D, Elementwise, Matmul, Pool2D,
+                    ScalarLoops, Schedule)
 from .script import ANY, Script
+from .separable import Separable
+from .strategy import (NO_OVERRIDES, STRATEGY, Overrides, Strategy, StrategyError,
+                       find_strategies, to_attr, typed_overrides)
+from .strategy import describe as describe_strategies
+
+SCHEDULES: dict[str, Schedule] = {
+    "depthwise2d": Depthwise2D(),
+    "depthwise1d": Depthwise1D(),
+    "matmul": Matmul(),
+    "conv2d": Conv2D(),
+    "conv1d": Conv1D(),
+    "pool2d": Pool2D(),
+    "elementwise": Elementwise(),
+    "separable2d": Separable(2),
+    "separable1d": Separable(1),
+    "softmax": ScalarLoops(),
+}
 
 
-def scheduled(kernels: list[Kernel]) -> list[Kernel]:
-    return [k for k in kernels if k.kind in SCHEDULES]
-
-
-def tiling_script(module: ir.Module, target: Target) -> str:
-    s = Script()
-    for k in scheduled(find_kernels(module)):
+def select_strategies(root: ir.Operation, target: Target,
+                      overrides: Overrides = NO_OVERRIDES) -> None:
+    """Write each tiled kernel's strategy (`sep.strategy`) onto its root op."""
+    kernels = [(k, op) for k, op in find_kernels(root) if SCHEDULES[k.kind].tiled]
+    overrides.check_layers(k.layer for k, _ in kernels)
+    for k, op in kernels:
         schedule = SCHEDULES[k.kind]
-        root, loop = s.tile_forall(s.match_part(k.part(k.root_role)), schedule.root_tiles(k, target))
-        fused = {k.root_role: root}
-        for role in k.producers:
-            fused[role], loop = s.fuse_into(s.match_part(k.part(role)), loop)
-        if schedule.tile_fused(s, k, target, fused):
+        fixed = typed_overrides(overrides, k.layer, k.kind, schedule.decisions)
+        chosen = schedule.choose(k, target, fixed)
+        try:
+            schedule.check(k, target, chosen)
+        except StrategyError as e:
+            overrides.fail(k.layer, f"{e} (for the {k.kind} kernel on {target.name})")
+        facts = schedule.facts(k, target, chosen)
+        op.attributes[STRATEGY] = to_attr(
+            {"layer": k.layer, "kind": k.kind, "root_role": k.root_role, "roles": k.roles}
+            | chosen | facts)
+
+
+def describe(root: ir.Operation) -> str:
+    """--emit strategy: every kernel's decisions, as a strategy file (strategy.describe)."""
+    strategies = find_strategies(root)
+    listed = {s.layer for s in strategies}
+    unscheduled = [(k.layer, k.kind) for k, _ in find_kernels(root) if k.layer not in listed]
+    return describe_strategies(strategies, {kind: s.decisions for kind, s in SCHEDULES.items()},
+                               unscheduled)
+
+
+def tiling_script(root: ir.Operation, target: Target) -> str:
+    s = Script()
+    for st in find_strategies(root):
+        schedule = SCHEDULES[st.kind]
+        tiled, loop = s.tile_forall(s.match_part(st.part(st.root_role)),
+                                   schedule.root_tiles(st, target))
+        fused = {st.root_role: tiled}
+        for role in st.producers:
+            fused[role], loop = s.fuse_into(s.match_part(st.part(role)), loop)
+        if schedule.tile_fused(s, st, target, fused):
             continue
         for role, handle in fused.items():
-            tiles = schedule.inner_tiles(k, target, role)
+            tiles = schedule.inner_tiles(st, target, role)
             loops = []
             if tiles:
                 handle, loops = s.tile(handle, tiles)
             if role != "main":
                 continue
-            if schedule.peels(k, target):
+            if schedule.prefetches(st):
+                s.mark_prefetch(loops[-1])
+            if schedule.peels(st, target):
                 full, rest = s.peel(loops[0])
-                finish_main(s, schedule, k, s.match_part_in(k.part("main"), full), FULL_TILES)
-                finish_main(s, schedule, k, s.match_part_in(k.part("main"), rest), "main")
+                finish_main(s, schedule, st, s.match_part_in(st.part("main"), full), FULL_TILES)
+                finish_main(s, schedule, st, s.match_part_in(st.part("main"), rest), "main")
             else:
-                finish_main(s, schedule, k, handle, "main")
+                finish_main(s, schedule, st, handle, "main")
     # A fused producer's tile of an intermediate (a depthwise tile feeding a 1x1 conv) is a
     # slice of an empty tensor of the whole intermediate: make it an empty tensor of the
     # tile's size, so that only the tile is ever allocated.
@@ -60,30 +105,34 @@ def tiling_script(module: ir.Module, target: Target) -> str:
 FULL_TILES = "main_full"
 
 
-def finish_main(s: Script, schedule, k: Kernel, handle: str, part: str) -> None:
+def finish_main(s: Script, schedule: Schedule, st: Strategy, handle: str, part: str) -> None:
     if schedule.decomposes():
         handle = s.decompose(handle)
+        if st.root_role == "main":
+            # The decomposed op replaces the root: it carries the strategy on, for the
+            # vectorization script.
+            s.annotate_attr(handle, STRATEGY, to_attr(
+                {"layer": st.layer, "kind": st.kind} | dict(st.values)))
     if schedule.decomposes() or part != "main":
-        s.annotate(handle, k.part(part))
+        s.annotate(handle, st.part(part))
 
 
 VECTORIZED_ROLES = ("main", "init", "epilogue", "dw_init", "dw_main", "dw_epilogue")
 
 
-def vectorization_script(kernels: list[Kernel], target: Target) -> str:
-    """Vector sizes come from the kernels as found before tiling (the tiled IR has lost
-    the full shapes the sizes are derived from)."""
+def vectorization_script(root: ir.Operation, target: Target) -> str:
+    """Vector sizes come from the strategies the tiled kernels carry."""
     s = Script()
-    for k in scheduled(kernels):
-        schedule = SCHEDULES[k.kind]
-        if schedule.peels(k, target):
-            s.vectorize(s.match_part(k.part(FULL_TILES)), schedule.vector_sizes(k, target, "main"),
+    for st in find_strategies(root):
+        schedule = SCHEDULES[st.kind]
+        if schedule.peels(st, target):
+            s.vectorize(s.match_part(st.part(FULL_TILES)), schedule.vector_sizes(st, target, "main"),
                         schedule.named_contraction("main"), full_tiles=True)
-        roles = [r for r in k.roles if r in VECTORIZED_ROLES] + schedule.extra_roles(k, target)
+        roles = [r for r in st.roles if r in VECTORIZED_ROLES] + schedule.extra_roles(st, target)
         for role in roles:
-            sizes = schedule.vector_sizes(k, target, role)
+            sizes = schedule.vector_sizes(st, target, role)
             if sizes is not None:
-                s.vectorize(s.match_part(k.part(role)), sizes, schedule.named_contraction(role))
+                s.vectorize(s.match_part(st.part(role)), sizes, schedule.named_contraction(role))
     # Masked transfers become transfer ops with a mask operand: a vector.mask region
     # around a tensor write cannot bufferize unless it happens to be in place.
     f = s.match_op("func.func")
@@ -138,3 +187,8 @@ def serial_loops_script(target: Target) -> str:
     s = Script()
     s.serialize_marked_loops()
     return s.text()
+
+
+__all__ = ["SCHEDULES", "Kernel", "Overrides", "Schedule", "describe", "find_kernels",
+           "select_strategies", "serial_loops_script", "tiling_script", "vector_lowering_script",
+           "vectorization_script"]

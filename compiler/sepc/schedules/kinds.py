@@ -1,4 +1,6 @@
-"""Per-kernel-kind schedules. Each kind says, for one layer's chain:
+"""Per-kernel-kind schedules. Each kind chooses, for one layer's chain, its decisions (the
+cost model, from the kernel's shapes and the target row) and, from those decisions alone,
+generates its part of the transform scripts:
 
 - `root_tiles`: the `scf.forall` tiles of the chain's root, into which the chain fuses;
 - `inner_tiles(role)`: a further `scf.for` tiling of one fused op (0 = leave whole), e.g.
@@ -13,10 +15,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from ..targets import Target
 from .kernel import Kernel
+from .strategy import Decision, Strategy, Value, require
 from .tiles import divisor_tile
+
+Chosen = dict[str, Value]
+Fixed = Mapping[str, Value]
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class Scalable:
         return f"[{self.base}]"
 
 
-def channel_vector(t: Target, vectors: int = 1):
+def channel_vector(t: Target, vectors: int = 1) -> int | Scalable:
     """Channels per vector step: fixed lanes, or scalable lanes on a scalable target."""
     return Scalable(vectors * t.lanes) if t.scalable else vectors * t.lanes
 
@@ -37,19 +44,49 @@ def forall_channel(t: Target, vectors: int = 1) -> int:
     return 0 if t.scalable else vectors * t.lanes
 
 
-def inner_channel(t: Target, vectors: int = 1):
+def inner_channel(t: Target, vectors: int = 1) -> int | Scalable:
     return Scalable(vectors * t.lanes) if t.scalable else 0
 
 
-class Schedule(ABC):
-    @abstractmethod
-    def root_tiles(self, k: Kernel, t: Target) -> list[int]:
-        """Forall tile sizes of the chain's root (its last op); 0 leaves a dimension whole."""
+def pick(fixed: Fixed, name: str, default: Callable[[], Any]) -> Any:
+    """A strategy file's value for the decision `name`, else the cost model's."""
+    return fixed[name] if name in fixed else default()
 
-    def inner_tiles(self, k: Kernel, t: Target, role: str) -> list | None:
+
+def divides(extent: int, field: str, value: int, what: str) -> None:
+    require(value >= 1 and extent % value == 0, field, value,
+            f"a divisor of the {what} ({extent})")
+
+
+class Schedule(ABC):
+    """tiled: whether the kind has a loop nest of its own (softmax heads stay scalar)."""
+    decisions: tuple[Decision, ...] = ()
+    tiled = True
+
+    # --- choosing (before tiling, from the kernel's shapes) --------------------------------
+
+    @abstractmethod
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
+        """Every decision: a strategy file's where it fixes one, else the cost model's
+        (decisions that follow from others follow the fixed ones)."""
+
+    def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
+        """What the scripts need of the kernel's shapes besides the decisions."""
+        return {}
+
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
+        """Raise StrategyError for a decision that cannot be honoured."""
+
+    # --- scripts (from the strategy and the target only) ----------------------------------
+
+    def root_tiles(self, s: Strategy, t: Target) -> list:
+        """Forall tile sizes of the chain's root (its last op); 0 leaves a dimension whole."""
+        return []
+
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> list | None:
         return None
 
-    def peels(self, k: Kernel, t: Target) -> bool:
+    def peels(self, s: Strategy, t: Target) -> bool:
         """Whether the main op's scalable channel loop is peeled. Its full steps then need
         no masks, so their accumulators stay in registers across the reduction (masked
         transfers are not hoisted); only the last step is masked. Only for kinds whose
@@ -61,39 +98,62 @@ class Schedule(ABC):
         """Whether the main op is a 2-D window op to decompose into 1-D after tiling."""
         return False
 
-    @abstractmethod
-    def vector_sizes(self, k: Kernel, t: Target, role: str) -> list | None:
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> list | None:
         """Vector sizes for the op in `role`, or None to leave it unvectorized."""
+        return None
 
     def named_contraction(self, role: str) -> bool:
         """Vectorize `role` to vector.contract rather than mul/add with broadcast reads."""
         return False
 
-    def extra_roles(self, k: Kernel, t: Target) -> list[str]:
+    def extra_roles(self, s: Strategy, t: Target) -> list[str]:
         """Tags that `tile_fused` adds, each vectorized with `vector_sizes(role)`."""
         return []
 
-    def tile_fused(self, s, k: Kernel, t: Target, fused: dict) -> bool:
+    def prefetches(self, s: Strategy) -> bool:
+        """Whether the reduction loop of the main op is marked for prefetch-next-panels."""
+        return False
+
+    def tile_fused(self, script: Any, s: Strategy, t: Target, fused: dict) -> bool:
         """Build the loops inside the root forall for a kind whose nest is not the plain
         per-part tiling of `tiling_script`; `fused` maps roles to their fused ops.
         Returns whether it did."""
         return False
 
 
+WIDTH = Decision("width", "output pixels along the width per register block (divides it)")
+
+
 class Depthwise2D(Schedule):
-    """Rows of Wt output pixels x one channel vector; KH is a loop and the 1-D conv that
-    remains after decomposition keeps its Wt accumulators in registers across KW."""
+    """Rows of `width` output pixels x one channel vector; KH is a loop and the 1-D conv that
+    remains after decomposition keeps its `width` accumulators in registers across KW."""
+    decisions = (WIDTH,)
+    out_width, window_axis = (2, 2), (1, 1)   # (operand, dim) of the output width, of KW
 
-    def width(self, k: Kernel, t: Target) -> int:
-        return divisor_tile(k.main_operand_shapes[2][2], t.strategy.depthwise_width)
+    def extent(self, k: Kernel) -> int:
+        operand, dim = self.out_width
+        return k.main_operand_shapes[operand][dim]
 
-    def channels(self, k, t):
+    def choose(self, k, t, fixed):
+        return {"width": pick(fixed, "width",
+                              lambda: divisor_tile(self.extent(k), t.tiling.depthwise_width))}
+
+    def facts(self, k, t, chosen):
+        operand, dim = self.window_axis
+        return {"window": k.main_operand_shapes[operand][dim]}
+
+    def check(self, k, t, s):
+        divides(self.extent(k), "width", s["width"], "output width")
+        require(s["width"] <= t.registers, "width", s["width"],
+                f"at most {t.registers} (one accumulator register per pixel)")
+
+    def channels(self, s: Strategy, t: Target) -> int | Scalable:
         return channel_vector(t)
 
-    def root_tiles(self, k, t):
-        return [1, 1, self.width(k, t), forall_channel(t)]
+    def root_tiles(self, s, t):
+        return [1, 1, s["width"], forall_channel(t)]
 
-    def inner_tiles(self, k, t, role):
+    def inner_tiles(self, s, t, role):
         if role == "main":
             return [0, 0, 0, inner_channel(t), 1, 0]
         return [0, 0, 0, inner_channel(t)] if t.scalable else None
@@ -101,186 +161,245 @@ class Depthwise2D(Schedule):
     def decomposes(self):
         return True
 
-    def peels(self, k, t):
+    def peels(self, s, t):
         return t.scalable
 
-    def vector_sizes(self, k, t, role):
+    def vector_sizes(self, s, t, role):
         if role == "main":
-            return [1, self.width(k, t), self.channels(k, t), k.main_operand_shapes[1][1]]
-        return [1, 1, self.width(k, t), self.channels(k, t)]
+            return [1, s["width"], self.channels(s, t), s["window"]]
+        return [1, 1, s["width"], self.channels(s, t)]
 
 
-class Depthwise1D(Schedule):
-    def width(self, k, t):
-        return divisor_tile(k.main_operand_shapes[2][1], t.strategy.depthwise_width)
+class Depthwise1D(Depthwise2D):
+    out_width, window_axis = (2, 1), (1, 0)
 
-    def root_tiles(self, k, t):
-        return [1, self.width(k, t), forall_channel(t)]
+    def root_tiles(self, s, t):
+        return [1, s["width"], forall_channel(t)]
 
-    def inner_tiles(self, k, t, role):
+    def inner_tiles(self, s, t, role):
         if not t.scalable:
             return None
         return [0, 0, inner_channel(t), 0] if role == "main" else [0, 0, inner_channel(t)]
 
-    def peels(self, k, t):
-        return t.scalable
+    def decomposes(self):
+        return False
 
-    def vector_sizes(self, k, t, role):
+    def vector_sizes(self, s, t, role):
         if role == "main":
-            return [1, self.width(k, t), channel_vector(t), k.main_operand_shapes[1][0]]
-        return [1, self.width(k, t), channel_vector(t)]
+            return [1, s["width"], channel_vector(t), s["window"]]
+        return [1, s["width"], channel_vector(t)]
+
+
+PREFETCH = Decision("prefetch", "mark the reduction loop for prefetch-next-panels (it prefetches "
+                                "the next weight panels or rows where the loop streams them)", bool)
 
 
 class Matmul(Schedule):
     """An MxN register block of accumulators; K steps one at a time so each step is a
     broadcast of A times a row of B (outer-product FMAs); the accumulators are hoisted
     out of the K loop into registers."""
+    decisions = (Decision("rows", "rows of the register block (of M)"),
+                 Decision("vectors", "vectors of columns per row of the register block"),
+                 PREFETCH)
 
-    def rows(self, k, t):
-        """A row tile that divides M when one of at least half the strategy's rows exists
-        (no ragged last tile), else the strategy's rows with the last tile masked. Never
-        more than the strategy's rows: the accumulators must fit the register file. On
-        fixed-width targets an M below the strategy's rows (a batch-1 dense layer: M = 1)
+    @staticmethod
+    def rows(k: Kernel, t: Target) -> int:
+        """A row tile that divides M when one of at least half the target's rows exists
+        (no ragged last tile), else the target's rows with the last tile masked. Never
+        more than the target's rows: the accumulators must fit the register file. On
+        fixed-width targets an M below the target's rows (a batch-1 dense layer: M = 1)
         is one tile of M rows. (SVE keeps its block: llc fails on contractions of more
         scalable vectors.)"""
-        preferred = t.strategy.matmul_rows
+        preferred = t.tiling.matmul_rows
         m = k.main_operand_shapes[0][0]
         if m < preferred and not t.scalable:
             return m
         dividing = max(d for d in range(1, min(m, preferred) + 1) if m % d == 0)
         return dividing if 2 * dividing >= preferred else preferred
 
-    def vectors(self, k, t):
-        """Vectors of columns per row: the strategy's register block, its rows traded for
+    @staticmethod
+    def vectors(t: Target, rows: int) -> int:
+        """Vectors of columns per row: the target's register block, its rows traded for
         columns when M is short. A batch-1 dense layer then streams whole 1 KiB runs of
         each weight row (16 zmm) instead of 128 bytes every 4 KiB, which left it
         latency-bound on its weights."""
         if t.scalable:
-            return t.strategy.matmul_vectors
-        block = t.strategy.matmul_rows * t.strategy.matmul_vectors
-        return max(t.strategy.matmul_vectors, block // self.rows(k, t))
+            return t.tiling.matmul_vectors
+        block = t.tiling.matmul_rows * t.tiling.matmul_vectors
+        return max(t.tiling.matmul_vectors, block // rows)
 
-    def columns(self, k, t):
-        return channel_vector(t, self.vectors(k, t))
+    def choose(self, k, t, fixed):
+        rows = pick(fixed, "rows", lambda: self.rows(k, t))
+        return {"rows": rows, "vectors": pick(fixed, "vectors", lambda: self.vectors(t, rows)),
+                "prefetch": pick(fixed, "prefetch", lambda: True)}
 
-    def root_tiles(self, k, t):
-        return [self.rows(k, t), forall_channel(t, self.vectors(k, t))]
+    def facts(self, k, t, chosen):
+        return {"peel": t.scalable and k.main_operand_shapes[0][0] % chosen["rows"] == 0}
 
-    def peels(self, k, t):
-        return t.scalable and k.main_operand_shapes[0][0] % self.rows(k, t) == 0
+    def check(self, k, t, s):
+        m = k.main_operand_shapes[0][0]
+        limit = max(m, t.tiling.matmul_rows)
+        require(1 <= s["rows"] <= limit, "rows", s["rows"],
+                f"1 to {limit} (the layer has {m} rows)")
+        block = t.tiling.matmul_rows * t.tiling.matmul_vectors
+        # SVE: llc fails on contractions of more scalable vectors than the target's block.
+        registers = block if t.scalable else t.registers
+        require(s["vectors"] >= 1 and s["rows"] * s["vectors"] <= registers, "vectors",
+                s["vectors"], f"at least 1, with rows x vectors = {s['rows']} x "
+                              f"{s['vectors']} accumulators at most {registers}")
 
-    def inner_tiles(self, k, t, role):
-        n = inner_channel(t, self.vectors(k, t))
+    def root_tiles(self, s, t):
+        return [s["rows"], forall_channel(t, s["vectors"])]
+
+    def peels(self, s, t):
+        return bool(s["peel"])
+
+    def inner_tiles(self, s, t, role):
+        n = inner_channel(t, s["vectors"])
         if role == "main":
             return [0, n, 1]
         return [0, n] if t.scalable else None
 
-    def vector_sizes(self, k, t, role):
-        return [self.rows(k, t), self.columns(k, t)] + ([1] if role == "main" else [])
+    def vector_sizes(self, s, t, role):
+        return [s["rows"], channel_vector(t, s["vectors"])] + ([1] if role == "main" else [])
 
     def named_contraction(self, role):
         # Folding the unit-K contraction to mul/add reads A through a transposing
         # broadcast, which cannot be lowered for scalable vectors.
         return role == "main"
 
+    def prefetches(self, s):
+        return bool(s["prefetch"])
+
 
 class Conv2D(Schedule):
     """A general conv: like depthwise, plus a reduction over input channels in chunks.
     The filter tile divides the filter count, with fixed-width vectors even on a scalable
     target: the 1-D conv vectorizer can mask neither filters nor scalable dimensions."""
+    decisions = (WIDTH,
+                 Decision("filters", "filters per register block (divides the filters)"),
+                 Decision("channel_chunk", "input channels per reduction step (divides them)"))
+    out_width, window_axis, channel_axis = (2, 2), 1, 2   # KW and C of the HWCF kernel
 
-    def width(self, k, t):
-        return divisor_tile(k.main_operand_shapes[2][2], t.strategy.depthwise_width)
+    def choose(self, k, t, fixed):
+        kernel = k.main_operand_shapes[1]
+        out_width = k.main_operand_shapes[self.out_width[0]][self.out_width[1]]
+        return {"width": pick(fixed, "width",
+                              lambda: divisor_tile(out_width, t.tiling.depthwise_width)),
+                "filters": pick(fixed, "filters", lambda: divisor_tile(
+                    kernel[-1], t.lanes * t.tiling.conv_filter_vectors)),
+                "channel_chunk": pick(fixed, "channel_chunk",
+                                      lambda: divisor_tile(kernel[self.channel_axis], 16))}
 
-    def filters(self, k, t):
-        return divisor_tile(k.main_operand_shapes[1][-1], t.lanes * t.strategy.conv_filter_vectors)
+    def facts(self, k, t, chosen):
+        return {"window": k.main_operand_shapes[1][self.window_axis]}
 
-    def channel_chunk(self, k):
-        return divisor_tile(k.main_operand_shapes[1][2], 16)
+    def check(self, k, t, s):
+        kernel = k.main_operand_shapes[1]
+        divides(k.main_operand_shapes[self.out_width[0]][self.out_width[1]], "width",
+                s["width"], "output width")
+        divides(kernel[-1], "filters", s["filters"], "filter count")
+        divides(kernel[self.channel_axis], "channel_chunk", s["channel_chunk"],
+                "input channel count")
 
-    def root_tiles(self, k, t):
-        return [1, 1, self.width(k, t), self.filters(k, t)]
+    def root_tiles(self, s, t):
+        return [1, 1, s["width"], s["filters"]]
 
-    def inner_tiles(self, k, t, role):
-        return [0, 0, 0, 0, 1, 0, self.channel_chunk(k)] if role == "main" else None
+    def inner_tiles(self, s, t, role):
+        return [0, 0, 0, 0, 1, 0, s["channel_chunk"]] if role == "main" else None
 
     def decomposes(self):
         return True
 
-    def vector_sizes(self, k, t, role):
+    def vector_sizes(self, s, t, role):
         if role == "main":
-            return [1, self.width(k, t), self.filters(k, t), k.main_operand_shapes[1][1],
-                    self.channel_chunk(k)]
-        return [1, 1, self.width(k, t), self.filters(k, t)]
+            return [1, s["width"], s["filters"], s["window"], s["channel_chunk"]]
+        return [1, 1, s["width"], s["filters"]]
 
 
 class Conv1D(Conv2D):
-    def width(self, k, t):
-        return divisor_tile(k.main_operand_shapes[2][1], t.strategy.depthwise_width)
+    out_width, window_axis, channel_axis = (2, 1), 0, 1   # K and C of the WCF kernel
 
-    def channel_chunk(self, k):
-        return divisor_tile(k.main_operand_shapes[1][1], 16)
+    def root_tiles(self, s, t):
+        return [1, s["width"], s["filters"]]
 
-    def root_tiles(self, k, t):
-        return [1, self.width(k, t), self.filters(k, t)]
-
-    def inner_tiles(self, k, t, role):
-        return [0, 0, 0, 0, self.channel_chunk(k)] if role == "main" else None
+    def inner_tiles(self, s, t, role):
+        return [0, 0, 0, 0, s["channel_chunk"]] if role == "main" else None
 
     def decomposes(self):
         return False
 
-    def vector_sizes(self, k, t, role):
+    def vector_sizes(self, s, t, role):
         if role == "main":
-            return [1, self.width(k, t), self.filters(k, t), k.main_operand_shapes[1][0],
-                    self.channel_chunk(k)]
-        return [1, self.width(k, t), self.filters(k, t)]
+            return [1, s["width"], s["filters"], s["window"], s["channel_chunk"]]
+        return [1, s["width"], s["filters"]]
 
 
 class Pool2D(Depthwise2D):
     """Pooling decomposes and vectorizes like a depthwise conv (its window is the kernel),
     but the pooling vectorizer masks neither channels nor scalable dimensions: the channel
     tile divides C and vectors are fixed-width."""
+    decisions = (WIDTH, Decision("channels", "channels per vector (divides them)"))
 
-    def channels(self, k, t):
-        return divisor_tile(k.main_operand_shapes[0][-1], t.lanes)
+    def choose(self, k, t, fixed):
+        return super().choose(k, t, fixed) | {"channels": pick(
+            fixed, "channels", lambda: divisor_tile(k.main_operand_shapes[0][-1], t.lanes))}
 
-    def root_tiles(self, k, t):
-        return [1, 1, self.width(k, t), self.channels(k, t)]
+    def check(self, k, t, s):
+        super().check(k, t, s)
+        divides(k.main_operand_shapes[0][-1], "channels", s["channels"], "channel count")
 
-    def inner_tiles(self, k, t, role):
+    def channels(self, s, t):
+        return s["channels"]
+
+    def root_tiles(self, s, t):
+        return [1, 1, s["width"], s["channels"]]
+
+    def inner_tiles(self, s, t, role):
         return [0, 0, 0, 0, 1, 0] if role == "main" else None
 
-    def peels(self, k, t):
+    def peels(self, s, t):
         return False
 
 
 class Elementwise(Schedule):
     """Channel vectors over a few rows; the ragged edges are masked."""
+    decisions = (Decision("rows", "rows (of the next-to-last dimension) per tile"),)
 
-    def rows(self, k):
-        return min(k.root_shape[-2], 8) if len(k.root_shape) >= 2 else 0
+    def choose(self, k, t, fixed):
+        shape = k.root_shape
+        return {"rows": pick(fixed, "rows", lambda: min(shape[-2], 8) if len(shape) >= 2 else 0)}
 
-    def leading(self, k):
-        return [1] * max(len(k.root_shape) - 2, 0) + ([self.rows(k)] if len(k.root_shape) >= 2 else [])
+    def facts(self, k, t, chosen):
+        return {"rank": len(k.root_shape)}
 
-    def root_tiles(self, k, t):
-        return self.leading(k) + [forall_channel(t)]
+    def check(self, k, t, s):
+        shape = k.root_shape
+        if len(shape) >= 2:
+            require(1 <= s["rows"] <= shape[-2], "rows", s["rows"],
+                    f"1 to {shape[-2]} (the layer's rows)")
+        else:
+            require(s["rows"] == 0, "rows", s["rows"], "0 (a rank-1 tensor has no rows)")
 
-    def inner_tiles(self, k, t, role):
-        return [0] * len(self.leading(k)) + [inner_channel(t)] if t.scalable else None
+    def leading(self, s: Strategy) -> list[int]:
+        rank = s["rank"]
+        return [1] * max(rank - 2, 0) + ([s["rows"]] if rank >= 2 else [])
 
-    def vector_sizes(self, k, t, role):
+    def root_tiles(self, s, t):
+        return self.leading(s) + [forall_channel(t)]
+
+    def inner_tiles(self, s, t, role):
+        return [0] * len(self.leading(s)) + [inner_channel(t)] if t.scalable else None
+
+    def vector_sizes(self, s, t, role):
         # The main op of an elementwise chain (e.g. a batch norm) is elementwise too.
-        return self.leading(k) + [channel_vector(t)]
+        return self.leading(s) + [channel_vector(t)]
 
 
-SCHEDULES: dict[str, Schedule] = {
-    "depthwise2d": Depthwise2D(),
-    "depthwise1d": Depthwise1D(),
-    "matmul": Matmul(),
-    "conv2d": Conv2D(),
-    "conv1d": Conv1D(),
-    "pool2d": Pool2D(),
-    "elementwise": Elementwise(),
-}
+class ScalarLoops(Schedule):
+    """Left to scalar loops on purpose: a softmax normalises one classifier row (reductions
+    and elementwise ops over ~1000 values), microseconds per call."""
+    tiled = False
+
+    def choose(self, k, t, fixed):
+        return {}

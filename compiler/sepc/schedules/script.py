@@ -3,6 +3,7 @@ from __future__ import annotations
 
 ANY = "!transform.any_op"
 SERIAL = "sep.serial"
+PREFETCH = "sep.prefetch"   # on a reduction loop: its kernel's strategy allows prefetching
 
 
 def sizes_text(sizes) -> str:
@@ -103,6 +104,15 @@ class Script:
         h = self.fresh()
         self.emit(f"{h} = transform.structured.decompose {handle} : ({ANY}) -> {ANY}")
         return h
+
+    def mark_prefetch(self, loop: str) -> None:
+        """Mark a reduction loop whose weights prefetch-next-panels may prefetch."""
+        self.emit(f'transform.annotate {loop} "{PREFETCH}" : {ANY}')
+
+    def annotate_attr(self, handle: str, name: str, attr: object) -> None:
+        p = self.fresh()
+        self.emit(f"{p} = transform.param.constant {attr} -> !transform.any_param")
+        self.emit(f'transform.annotate {handle} "{name}" = {p} : {ANY}, !transform.any_param')
 
     def annotate(self, handle: str, part: str) -> None:
         p = self.fresh()

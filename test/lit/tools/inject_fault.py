@@ -14,12 +14,13 @@ import sys
 
 def no_pass(name):
     from sepc.passes import registry
-    registry.PASSES[name] = registry.SepPass(name, "", lambda op: None)
+    real = registry.get_pass(name)
+    registry._REGISTERED[name] = dataclasses.replace(real, run=lambda op, **options: None)
 
 
 def relu6_is_relu():
-    from sepc.passes import lower_to_linalg as l2l
-    l2l.ELEMENTWISE_ACTIVATIONS["relu6"] = l2l.relu
+    from sepc.lowering import activations
+    activations.ACTIVATIONS["relu6"] = activations.Activation(activations.relu)
 
 
 def avx512_is_256_bits():
@@ -32,7 +33,7 @@ def no_vectorization():
     empty = ("module attributes {transform.with_named_sequence} {\n"
              "  transform.named_sequence @__transform_main(%root: !transform.any_op "
              "{transform.readonly}) {\n    transform.yield\n  }\n}\n")
-    pipeline.vectorization_script = lambda kernels, target: empty
+    pipeline.vectorization_script = lambda root, target: empty
 
 
 def no_depthwise_decomposition():
@@ -43,9 +44,9 @@ def no_depthwise_decomposition():
 
 
 def same_padding_before():
-    from sepc.frontend import model_json
-    original = model_json.same_padding
-    model_json.same_padding = lambda *args: tuple(reversed(original(*args)))
+    from sepc.frontend import shapes
+    original = shapes.same_padding
+    shapes.same_padding = lambda *args: tuple(reversed(original(*args)))
 
 
 def user_errors_exit_1():
@@ -59,10 +60,10 @@ def user_errors_exit_1():
 
 
 def strides_reversed():
-    from sepc.passes import lower_to_linalg as l2l
-    original = l2l.int_array
-    l2l.int_array = lambda op, name: (list(reversed(original(op, name)))
-                                      if name in ("strides", "dilations") else original(op, name))
+    from sepc.lowering import layers
+    original = layers.int_array
+    layers.int_array = lambda op, name: (list(reversed(original(op, name)))
+                                         if name in ("strides", "dilations") else original(op, name))
 
 
 def matmul_as_mul_add():
@@ -72,21 +73,20 @@ def matmul_as_mul_add():
 
 def ragged_matmul_rows():
     from sepc.schedules import kinds
-    kinds.Matmul.rows = lambda self, k, t: t.strategy.matmul_rows
+    kinds.Matmul.rows = staticmethod(lambda k, t: t.tiling.matmul_rows)
 
 
 def libm_exp():
     from mlir.dialects import math
-    from sepc.passes import elementary
-    from sepc.passes import lower_to_linalg as l2l
+    from sepc.lowering import activations, elementary
     elementary.exp = math.exp
-    l2l.ELEMENTWISE_ACTIVATIONS["tanh"] = math.tanh
+    activations.ACTIVATIONS["tanh"] = activations.Activation(math.tanh)
 
 
 def no_peeling():
-    from sepc.schedules import kinds
-    for schedule in kinds.SCHEDULES.values():
-        type(schedule).peels = lambda self, k, t: False
+    from sepc.schedules import SCHEDULES
+    for schedule in SCHEDULES.values():
+        type(schedule).peels = lambda self, s, t: False
 
 
 FAULTS = {
@@ -110,7 +110,6 @@ if __name__ == "__main__":
     fault = sys.argv.pop(1) if len(sys.argv) > 1 else ""
     if fault not in FAULTS:
         sys.exit(f"inject_fault.py: FAULT must be one of {', '.join(FAULTS)}")
-    import sepc.passes  # noqa: F401  (registers the passes)
     FAULTS[fault]()
     from sepc import cli
     sys.argv[0] = "sepc"

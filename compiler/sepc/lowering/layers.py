@@ -1,0 +1,319 @@
+"""One lowering per `sep` op (the op table, sepc/ops.py, maps each op to its function):
+the op becomes a chain of Linalg ops on tensors, built and tagged with a LayerBuilder.
+"""
+from __future__ import annotations
+
+import math as pymath
+
+import numpy as np
+from mlir import ir
+from mlir.dialects import arith, linalg, tensor
+
+from ..passes.fuse_separable import FUSED, panel_of
+from ..passes.ir_util import (batch_norm_affine, constant_array, defining_op, int_array,
+                              is_zero_constant, shape_of, string_attr, tensor_constant)
+from .activations import ACTIVATIONS, F32_LOWEST, softmax
+from .builder import LayerBuilder
+from .values import collapse_to_2d, elementwise, empty, expand_from_2d, f32, f32_const, tag
+
+
+def pad(value: ir.Value, pairs, fill: float = 0.0) -> ir.Value:
+    """tensor.pad of the spatial dims (between batch and channels); a no-op without padding."""
+    if not any(b or a for b, a in pairs):
+        return value
+    shape = shape_of(value)
+    low = [0] + [b for b, _ in pairs] + [0]
+    high = [0] + [a for _, a in pairs] + [0]
+    out_shape = [s + lo + hi for s, lo, hi in zip(shape, low, high)]
+    result_type = ir.RankedTensorType.get(out_shape, f32())
+    op = tensor.PadOp(result_type, value, [], [], low, high)
+    block = op.region.blocks.append(*([ir.IndexType.get()] * len(shape)))
+    with ir.InsertionPoint(block):
+        tensor.YieldOp(f32_const(fill))
+    return op.result
+
+
+def padding_pairs(op) -> list[tuple[int, int]]:
+    flat = int_array(op, "padding")
+    return list(zip(flat[0::2], flat[1::2]))
+
+
+def replicate_channels(x: ir.Value, multiplier: int, layer: str) -> ir.Value:
+    """x[..., c] -> x'[..., c*M + m]: depthwise with multiplier M as plain depthwise on C*M."""
+    shape = shape_of(x)
+    rank = len(shape)
+    wide = empty(shape + [multiplier])
+    dims = [ir.AffineDimExpr.get(i) for i in range(rank + 1)]
+    in_map = ir.AffineMap.get(rank + 1, 0, dims[:rank])
+    out_map = ir.AffineMap.get_identity(rank + 1)
+
+    @linalg.generic([x], [wide], [in_map, out_map], [linalg.IteratorType.parallel] * (rank + 1))
+    def replicated(v, _o):
+        return v
+
+    tag(replicated, layer, "replicate")
+    groups = [[i] for i in range(rank - 1)] + [[rank - 1, rank]]
+    return tensor.collapse_shape(ir.RankedTensorType.get(shape[:-1] + [shape[-1] * multiplier], f32()),
+                                 replicated, groups)
+
+
+# --- per-op lowerings -------------------------------------------------------------------
+
+def lower_depthwise(op, b: LayerBuilder) -> ir.Value:
+    x, kernel_value, bias = op.operands
+    kernel = constant_array(kernel_value)
+    multiplier = kernel.shape[-1]
+    spatial = kernel.ndim - 2
+    if multiplier > 1:
+        x = replicate_channels(x, multiplier, b.layer)
+    flat_kernel = tensor_constant(kernel.reshape(kernel.shape[:-2] + (-1,)))
+    pairs = padding_pairs(op)
+    padded = pad(x, pairs)
+    if b.prefix and any(before for before, _ in pairs):
+        # A fused kernel pads per tile (schedules/separable.py). Padding only after the
+        # input (stride-2 'same') is not copied at all: the vectorized depthwise reads the
+        # input itself, out-of-bounds reads giving the zeros.
+        b.tag(padded, "pad")
+    x = padded
+    out_shape = shape_of(op.result)
+    activation = string_attr(op, "activation")
+    init = b.bias_init(bias, out_shape)
+    conv = (linalg.depthwise_conv_2d_nhwc_hwc if spatial == 2 else linalg.depthwise_conv_1d_nwc_wc)
+    main = conv(x, flat_kernel, outs=[init], strides=int_array(op, "strides"),
+                dilations=int_array(op, "dilations"))
+    return b.convolve(main, activation, f"depthwise{spatial}d")
+
+
+def is_pointwise(op) -> bool:
+    kernel_shape = shape_of(op.operands[1])
+    return all(k == 1 for k in kernel_shape[:-2]) and not any(int_array(op, "padding"))
+
+
+def lower_pointwise(op, b: LayerBuilder) -> ir.Value:
+    """A 1x1 conv is a matmul over (N*H*W, C) x (C, F); strides subsample the input first."""
+    x, kernel_value, bias = op.operands
+    strides = int_array(op, "strides")
+    out_shape = shape_of(op.result)
+    if any(s > 1 for s in strides):
+        in_shape = shape_of(x)
+        sizes = [in_shape[0]] + out_shape[1:-1] + [in_shape[-1]]
+        x = tensor.extract_slice(ir.RankedTensorType.get(sizes, f32()), x, [], [], [],
+                                 [0] * len(sizes), sizes, [1] + strides + [1])
+    kernel = constant_array(kernel_value)
+    weights = tensor_constant(kernel.reshape(kernel.shape[-2:]))
+    return matmul_layer(collapse_to_2d(x), weights, bias, string_attr(op, "activation"),
+                        out_shape, b)
+
+
+def matmul_layer(rows: ir.Value, weights: ir.Value, bias: ir.Value, activation: str,
+                 out_shape, b: LayerBuilder) -> ir.Value:
+    flat_shape = [int(np.prod(out_shape[:-1])), out_shape[-1]]
+    init = b.bias_init(bias, flat_shape)
+    main = linalg.matmul(rows, weights, outs=[init])
+    result = b.convolve(main, activation, "matmul")
+    return result if len(out_shape) == 2 else expand_from_2d(result, out_shape)
+
+
+def lower_separable(op, b: LayerBuilder) -> ir.Value:
+    """A 1x1 conv and the depthwise conv feeding it, as one kernel: the schedule tiles the
+    1x1 conv's output and computes the depthwise tile it reads inside the same tile.
+
+    The 1x1 conv is a contraction over channels on an output blocked as (..., F/P, P),
+    with its weights packed at compile time as (F/P, C, P), P filters a panel (fuse-
+    separable's choice, one cache line of f32): the panel of weights a register block
+    reads over the whole reduction is one contiguous stretch of memory."""
+    depthwise = defining_op(op.operands[0])
+    mid = lower_depthwise(depthwise, LayerBuilder(b.layer, b.kinds, prefix="dw_"))
+    depthwise.result.replace_all_uses_with(mid)
+    depthwise.erase()
+    _, kernel_value, bias = op.operands
+    kernel = constant_array(kernel_value)
+    channels, filters = kernel.shape[-2:]
+    width = panel_of(op)
+    panels = filters // width
+    packed = tensor_constant(kernel.reshape(channels, panels, width).transpose(1, 0, 2))
+    out_shape = shape_of(op.result)
+    rank = len(out_shape)
+    blocked = ir.RankedTensorType.get(out_shape[:-1] + [panels, width], f32())
+    groups = [[d] for d in range(rank - 1)] + [[rank - 1, rank]]
+    dest = tensor.expand_shape(blocked, b.final_init(out_shape), groups, [],
+                               out_shape[:-1] + [panels, width])
+    if not is_zero_constant(bias):
+        bias = tensor_constant(constant_array(bias).reshape(panels, width))
+    init = b.bias_init(bias, out_shape[:-1] + [panels, width], into=dest)
+    # Loop dims: the pixel dims (batch, spatial), panel, lane, then the channel reduction.
+    pixel = list(range(rank - 1))
+    panel, lane, channel = rank - 1, rank, rank + 1
+    dims = rank + 2
+
+    def affine(*positions):
+        return ir.AffineMap.get(dims, 0, [ir.AffineDimExpr.get(p) for p in positions])
+
+    maps = [affine(*pixel, channel), affine(panel, channel, lane), affine(*pixel, panel, lane)]
+    iterators = [linalg.IteratorType.parallel] * (dims - 1) + [linalg.IteratorType.reduction]
+
+    @linalg.generic([mid, packed], [init], maps, iterators)
+    def main(x, w, acc):
+        return arith.addf(acc, arith.mulf(x, w))
+
+    spatial = rank - 2
+    result = b.convolve(main, string_attr(op, "activation"), f"separable{spatial}d")
+    return tensor.collapse_shape(op.result.type, result, groups)
+
+
+def lower_conv(op, b: LayerBuilder) -> ir.Value:
+    if FUSED in op.attributes:
+        return lower_separable(op, b)
+    if is_pointwise(op):
+        return lower_pointwise(op, b)
+    x, kernel, bias = op.operands
+    spatial = len(int_array(op, "strides"))
+    x = pad(x, padding_pairs(op))
+    activation = string_attr(op, "activation")
+    init = b.bias_init(bias, shape_of(op.result))
+    conv = linalg.conv_2d_nhwc_hwcf if spatial == 2 else linalg.conv_1d_nwc_wcf
+    main = conv(x, kernel, outs=[init], strides=int_array(op, "strides"),
+                dilations=int_array(op, "dilations"))
+    return b.convolve(main, activation, f"conv{spatial}d")
+
+
+def lower_dense(op, b: LayerBuilder) -> ir.Value:
+    x, kernel, bias = op.operands
+    rows = x if len(shape_of(x)) == 2 else collapse_to_2d(x)
+    return matmul_layer(rows, kernel, bias, string_attr(op, "activation"), shape_of(op.result), b)
+
+
+def lower_batch_norm(op, b: LayerBuilder) -> ir.Value:
+    """A batch norm with nothing to fold into: x * scale + shift per channel."""
+    scale, shift = batch_norm_affine(op)
+    shape = shape_of(op.result)
+    rank = len(shape)
+    channel_map = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(rank - 1)])
+    maps = [ir.AffineMap.get_identity(rank), channel_map, channel_map]
+    out = elementwise([op.operands[0], tensor_constant(scale), tensor_constant(shift)],
+                      b.final_init(shape), lambda v, s, t: arith.addf(arith.mulf(v, s), t), maps)
+    return finish_elementwise(out, string_attr(op, "activation"), b)
+
+
+def finish_elementwise(out: ir.Value, activation: str, b: LayerBuilder) -> ir.Value:
+    if activation == "linear":
+        return b.tag(out, "main", "elementwise")
+    b.tag(out, "main")
+    return b.activate(out, activation, "elementwise")
+
+
+def lower_activation(op, b: LayerBuilder) -> ir.Value:
+    """A standalone activation (its input has other uses): out of place."""
+    x = op.operands[0]
+    activation = string_attr(op, "activation")
+    if activation == "linear":
+        return x
+    if activation == "softmax":
+        return softmax(x, b.final_init(shape_of(x)), b)
+    out = elementwise([x], b.final_init(shape_of(x)), ACTIVATIONS[activation].body)
+    return b.tag(out, "main", "elementwise")
+
+
+def lower_add(op, b: LayerBuilder) -> ir.Value:
+    inputs = list(op.operands)
+    shape = shape_of(op.result)
+    activation = string_attr(op, "activation")
+    body = ACTIVATIONS[activation].body or (lambda v: v)  # softmax: applied after
+
+    def total(*values):
+        acc = values[0]
+        for v in values[1:]:
+            acc = arith.addf(acc, v)
+        return body(acc)
+
+    out = elementwise(inputs, b.final_init(shape), total)
+    if activation == "softmax":
+        b.tag(out, "main")
+        return b.activate(out, activation, "elementwise")
+    return b.tag(out, "main", "elementwise")
+
+
+def lower_zero_padding(op, b: LayerBuilder) -> ir.Value:
+    return pad(op.operands[0], padding_pairs(op))
+
+
+def window_attrs(op):
+    return int_array(op, "pool_size"), int_array(op, "strides")
+
+
+def lower_max_pool(op, b: LayerBuilder) -> ir.Value:
+    pool, strides = window_attrs(op)
+    x = pad(op.operands[0], padding_pairs(op), fill=F32_LOWEST)
+    init = linalg.fill(f32_const(F32_LOWEST), outs=[b.final_init(shape_of(op.result))])
+    b.tag(init, "init")
+    out = linalg.pooling_nhwc_max(x, empty(pool), outs=[init], strides=strides, dilations=[1, 1])
+    return b.tag(out, "main", "pool2d")
+
+
+def real_element_counts(op) -> np.ndarray:
+    """How many unpadded input elements each output window covers, per (oh, ow)."""
+    (kh, kw), (sh, sw) = window_attrs(op)
+    (top, _), (left, _) = padding_pairs(op)
+    _, height, width, _ = shape_of(op.operands[0])
+    _, out_h, out_w, _ = shape_of(op.result)
+
+    def covered(size, out, k, stride, before):
+        starts = np.arange(out) * stride - before
+        return np.clip(starts + k, 0, size) - np.clip(starts, 0, size)
+
+    return np.outer(covered(height, out_h, kh, sh, top), covered(width, out_w, kw, sw, left))
+
+
+def lower_avg_pool(op, b: LayerBuilder) -> ir.Value:
+    pool, strides = window_attrs(op)
+    x = pad(op.operands[0], padding_pairs(op))
+    shape = shape_of(op.result)
+    init = b.tag(linalg.fill(f32_const(0.0), outs=[empty(shape)]), "init")
+    sums = b.tag(linalg.pooling_nhwc_sum(x, empty(pool), outs=[init], strides=strides,
+                                         dilations=[1, 1]), "main")
+    reciprocal = tensor_constant(1.0 / real_element_counts(op))
+    dims = [ir.AffineDimExpr.get(i) for i in range(4)]
+    maps = [ir.AffineMap.get_identity(4), ir.AffineMap.get(4, 0, dims[1:3])]
+    out = elementwise([sums, reciprocal], b.final_init(shape), arith.mulf, maps)
+    return b.tag(out, "epilogue", "pool2d")
+
+
+def lower_global_avg_pool(op, b: LayerBuilder) -> ir.Value:
+    x = op.operands[0]
+    shape = shape_of(x)
+    rank = len(shape)
+    batch, channels = shape[0], shape[-1]
+    dims = [ir.AffineDimExpr.get(i) for i in range(rank)]
+    out_map = ir.AffineMap.get(rank, 0, [dims[0], dims[-1]])
+    iterators = ([linalg.IteratorType.parallel] + [linalg.IteratorType.reduction] * (rank - 2)
+                 + [linalg.IteratorType.parallel])
+    # The reduction stays outside the schedule's chain ("reduce", not "main"): its
+    # iteration space is not the epilogue's, so it cannot share the epilogue's tiles.
+    init = b.tag(linalg.fill(f32_const(0.0), outs=[empty([batch, channels])]), "reduce_init")
+
+    @linalg.generic([x], [init], [ir.AffineMap.get_identity(rank), out_map], iterators)
+    def sums(v, acc):
+        return arith.addf(v, acc)
+
+    b.tag(sums, "reduce")
+    scale = 1.0 / pymath.prod(shape[1:-1])
+    result_shape = shape_of(op.result)
+    keepdims = len(result_shape) != 2
+    out = elementwise([sums], b.final_init([batch, channels]) if not keepdims else empty([batch, channels]),
+                      lambda v: arith.mulf(v, f32_const(scale)))
+    b.tag(out, "epilogue", "elementwise")
+    if not keepdims:
+        return out
+    groups = [list(range(rank - 1)), [rank - 1]]
+    return tensor.expand_shape(op.result.type, out, groups, [], result_shape)
+
+
+def lower_reshape(op, b: LayerBuilder) -> ir.Value:
+    x = op.operands[0]
+    in_shape, out_shape = shape_of(x), shape_of(op.result)
+    flat = tensor.collapse_shape(ir.RankedTensorType.get([in_shape[0], int(np.prod(in_shape[1:]))], f32()),
+                                 x, [[0], list(range(1, len(in_shape)))])
+    if len(out_shape) == 2:
+        return flat
+    return tensor.expand_shape(op.result.type, flat, [[0], list(range(1, len(out_shape)))],
+                               [], out_shape)
