@@ -307,3 +307,20 @@ def test_layers_after_a_rejected_layer_are_checked_too(tmp_path):
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding="same"), torch.nn.GELU())
     with pytest.raises(UserError, match=r"(?s)'_0' \(Conv2d\).*'_1' \(GELU\)"):
         import_torch(model, torch.zeros(1, 3, 8, 8), source="test").check()
+
+
+def test_layers_no_output_reads_are_not_written(tmp_path):
+    """A framework branch no output depends on (and its weights) is left out."""
+    import json
+
+    from sepc.importers.builder import ModelBuilder
+    b = ModelBuilder("m", "test")
+    b.add_input("x", [1, 8])
+    b.add("dead", "dense", "x", [1, 4], {"kernel": np.ones((8, 4))}, units=4)
+    b.add("used", "dense", "x", [1, 2], {"kernel": np.ones((8, 2))}, units=2)
+    b.add("act", "activation", "used", [1, 2], activation="relu")
+    b.outputs = ["act"]
+    path = b.write(str(tmp_path))
+    document = json.loads(Path(path).read_text())
+    assert [layer["name"] for layer in document["layers"]] == ["used", "act"]
+    assert sorted(np.load(tmp_path / "m.npz").files) == ["used/kernel"]

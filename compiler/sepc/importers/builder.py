@@ -100,10 +100,27 @@ class ModelBuilder:
             raise UserError(f"{self.source}: cannot import {count} layer(s):\n  "
                             + "\n  ".join(self.problems))
 
+    def live_layers(self) -> list[dict]:
+        """The layers some output depends on. A converter may leave one behind that a later
+        one made dead (ONNX's Sigmoid of x once Mul(x, Sigmoid(x)) becomes a swish), and
+        a framework graph may hold branches no output reads."""
+        needed = {self.value(o) for o in self.outputs}
+        live = []
+        for layer in reversed(self.layers):
+            if layer["name"] in needed:
+                live.append(layer)
+                needed.update(layer["inputs"] if "inputs" in layer else [layer["input"]])
+        return live[::-1]
+
     def document(self) -> dict:
         return {"sepc": 1, "name": self.name, "inputs": self.inputs,
-                "weights": f"{self.name}.npz", "layers": self.layers,
+                "weights": f"{self.name}.npz", "layers": self.live_layers(),
                 "outputs": [self.value(o) for o in self.outputs]}
+
+    def live_weights(self) -> dict[str, np.ndarray]:
+        names = {layer["name"] for layer in self.live_layers()}
+        return {key: value for key, value in self.weights.items()
+                if key.rsplit("/", 1)[0] in names}
 
     def write(self, out_dir: str) -> str:
         """DIR/NAME.json and DIR/NAME.npz, both or neither (written under temporary names,
@@ -120,7 +137,7 @@ class ModelBuilder:
             fd, tmp_npz = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".npz", dir=out_dir)
             staged.append(tmp_npz)
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.weights)
+                np.savez(f, **self.live_weights())
             fd, tmp_json = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".json", dir=out_dir)
             staged.append(tmp_json)
             with os.fdopen(fd, "w") as f:
