@@ -75,6 +75,11 @@ class ModelBuilder:
         self.aliases[framework_name] = name
         return name
 
+    def layer_of(self, framework_name: str) -> dict | None:
+        """The layer that computes a framework value (None for an input)."""
+        name = self.aliases.get(framework_name)
+        return next((layer for layer in self.layers if layer["name"] == name), None)
+
     def alias(self, framework_name: str, same_as: str) -> None:
         """`framework_name` is the same value as `same_as` (an identity: Dropout, Flatten
         of an already flat tensor)."""
