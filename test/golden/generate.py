@@ -165,12 +165,22 @@ case("batch_norm_standalone_batch2", {"x": [2, 7, 7, 24]}, [
     layer("batch_norm", "bn2", "sum", activation="hard_swish"),
 ], input_scale=3.0)
 
+# The spec's activations, then sepc's extensions (docs/model-json.md).
+ACTIVATIONS = ("linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax",
+               "hard_sigmoid", "swish", "silu")
+
 case("activations", {"x": [1, 7, 10, 5]}, [
-    layer("activation", f"act_{name}", "x", activation=name)
-    for name in ("linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax")
-], outputs=[f"act_{name}" for name in
-            ("linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax")],
-    input_scale=4.0)
+    layer("activation", f"act_{name}", "x", activation=name) for name in ACTIVATIONS
+], outputs=[f"act_{name}" for name in ACTIVATIONS], input_scale=4.0)
+
+case("extension_activations_fused", {"x": [1, 10, 10, 24]}, [
+    # An EfficientNet-style swish depthwise conv into a 1x1 conv (the fused kernel on x86,
+    # both activations applied in registers), and a silu dense layer.
+    layer("depthwise_conv2d", "dw", "x", kernel_size=3, padding="same", activation="swish"),
+    layer("conv2d", "pw", "dw", filters=32, kernel_size=1, activation="hard_sigmoid"),
+    layer("global_average_pooling2d", "gap", "pw"),
+    layer("dense", "fc", "gap", units=10, activation="silu"),
+], outputs=["pw", "fc"], input_scale=3.0)
 
 case("add_two_and_three_inputs", {"x": [1, 9, 9, 8], "z": [1, 9, 9, 8]}, [
     layer("depthwise_conv2d", "a", "x", kernel_size=3, padding="same"),

@@ -108,7 +108,8 @@ def torch_every_layer_2d():
             self.bn = nn.BatchNorm2d(8)
             self.depthwise = nn.Conv2d(8, 16, 3, 1, 1, groups=8, bias=False)
             self.activations = nn.Sequential(nn.ReLU(), nn.ReLU6(), nn.Hardswish(), nn.Sigmoid(),
-                                             nn.Tanh(), nn.Hardtanh(0.0, 6.0))
+                                             nn.Tanh(), nn.Hardtanh(0.0, 6.0), nn.Hardsigmoid(),
+                                             nn.SiLU())
             self.max_pool = nn.MaxPool2d(2)
             self.avg_pool = nn.AvgPool2d(2, 1)
             self.drop = nn.Dropout(0.5)
@@ -122,7 +123,7 @@ def torch_every_layer_2d():
         def forward(self, x):
             x = self.activations(self.depthwise(self.bn(self.conv(self.pad(x)))))
             x = F.relu(x) + torch.relu(x)
-            x = torch.add(F.relu6(x), F.hardswish(x))
+            x = torch.add(F.relu6(x), F.hardswish(x)) + F.hardsigmoid(x) + F.silu(x)
             x = torch.sigmoid(x).add(torch.tanh(x))
             x = F.dropout(x.relu().sigmoid().tanh(), 0.5, self.training)
             x = self.avg_pool(self.identity(self.drop(self.max_pool(x))))
@@ -231,8 +232,9 @@ def onnx_folded_ops():
 
 def onnx_more_ops():
     """The operators neither onnx_folded_ops nor the torch export use: Relu, Sigmoid, Tanh,
-    Clip(0, none), Identity, Dropout, AveragePool, Add, Constant, Reshape, MatMul. Returns
-    the model, an input and the output, computed in PyTorch."""
+    HardSigmoid, Mul(x, Sigmoid(x)), Clip(0, none), Identity, Dropout, AveragePool, Add,
+    Constant, Reshape, MatMul. Returns the model, an input and the output, computed in
+    PyTorch."""
     import torch
     import torch.nn.functional as F
     from onnx import helper, numpy_helper
@@ -250,7 +252,10 @@ def onnx_more_ops():
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("Conv", ["r", "dw"], ["d"], group=6, pads=[1, 1, 1, 1], strides=[1, 2]),
         helper.make_node("Sigmoid", ["d"], ["s"]),
-        helper.make_node("Tanh", ["s"], ["t"]),
+        helper.make_node("Tanh", ["s"], ["t0"]),
+        helper.make_node("HardSigmoid", ["t0"], ["hsig"], alpha=1 / 6, beta=0.5),
+        helper.make_node("Sigmoid", ["hsig"], ["gate"]),
+        helper.make_node("Mul", ["gate", "hsig"], ["t"]),
         helper.make_node("Clip", ["d", "lo"], ["clip"]),
         helper.make_node("Identity", ["clip"], ["i"]),
         helper.make_node("Dropout", ["i"], ["drop"]),
@@ -265,7 +270,7 @@ def onnx_more_ops():
     t = torch.from_numpy
     c = F.relu(F.conv2d(F.pad(t(x), (1, 1, 0, 2)), t(inits["w"]), t(inits["wb"])))
     d = F.conv2d(c, t(inits["dw"]), stride=(1, 2), padding=1, groups=6)
-    a = torch.tanh(torch.sigmoid(d)) + d.clamp(min=0)
+    a = F.silu(F.hardsigmoid(torch.tanh(torch.sigmoid(d)))) + d.clamp(min=0)
     y = F.avg_pool2d(a, 2).mean((2, 3)) @ t(inits["mm"])
     return onnx_graph("more_ops", nodes, inits, x, y.shape), x, y.numpy()
 

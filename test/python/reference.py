@@ -44,6 +44,10 @@ ACTIVATIONS = {
     "hard_swish": lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
     "sigmoid": _sigmoid,
     "tanh": np.tanh,
+    # sepc's extensions of the spec (docs/model-json.md): Keras 3's definitions.
+    "hard_sigmoid": lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    "swish": lambda x: x * _sigmoid(x),
+    "silu": lambda x: x * _sigmoid(x),
     "softmax": _softmax_last_axis,
 }
 

@@ -29,6 +29,8 @@ SPEC_OPS = {
     "dense",
 }
 SPEC_ACTIVATIONS = {"linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax"}
+# sepc's extensions of the spec (docs/model-json.md)
+EXTENSION_ACTIVATIONS = {"hard_sigmoid", "swish", "silu"}
 CONVS = {"conv2d", "depthwise_conv2d", "separable_conv2d", "conv1d", "depthwise_conv1d",
          "separable_conv1d"}
 POOLS = {"max_pooling2d", "average_pooling2d"}
@@ -91,7 +93,8 @@ LAYER_FEATURES = {
     "batch_norm standalone with activation": lambda m, l, seen: (
         l["op"] == "batch_norm" and not _folded_batch_norm(l, seen)
         and l.get("activation", "linear") != "linear"),
-    **{f"activation {name}": _activated(name) for name in sorted(SPEC_ACTIVATIONS)},
+    **{f"activation {name}": _activated(name)
+       for name in sorted(SPEC_ACTIVATIONS | EXTENSION_ACTIVATIONS)},
 }
 MODEL_FEATURES = {
     "batch 2": lambda m: any(s["shape"][0] == 2 for s in m["inputs"].values()),

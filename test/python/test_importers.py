@@ -324,3 +324,21 @@ def test_layers_no_output_reads_are_not_written(tmp_path):
     document = json.loads(Path(path).read_text())
     assert [layer["name"] for layer in document["layers"]] == ["used", "act"]
     assert sorted(np.load(tmp_path / "m.npz").files) == ["used/kernel"]
+
+
+def test_onnx_hard_sigmoid_other_than_keras_and_other_products_are_refused(tmp_path):
+    """HardSigmoid is relu6(x + 3) / 6 only for alpha 1/6, beta 0.5 (ONNX's default is
+    0.2, 0.5); Mul is imported only as x * Sigmoid(x)."""
+    from onnx import helper
+    from sepc.errors import UserError
+    from sepc.importers.onnx_importer import import_onnx
+    nodes = [helper.make_node("HardSigmoid", ["x"], ["h"], name="default_hsig"),
+             helper.make_node("Sigmoid", ["h"], ["s"]),
+             helper.make_node("Mul", ["s", "s"], ["y"], name="square")]
+    path = tmp_path / "bad.onnx"
+    onnx.save(importer_models.onnx_graph("bad", nodes, {}, np.zeros((1, 3, 4, 4), np.float32),
+                                         [1, 3, 4, 4]), str(path))
+    with pytest.raises(UserError) as raised:
+        import_onnx(str(path)).check()
+    assert "'default_hsig' (HardSigmoid): HardSigmoid(alpha=0.2, beta=0.5)" in str(raised.value)
+    assert "'square' (Mul): only x * Sigmoid(x) (swish)" in str(raised.value)

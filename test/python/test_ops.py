@@ -21,7 +21,8 @@ from reference import run_reference
 GOLDEN_CASES = ([pytest.param(case, True, id=f"repo-{case.name}") for case in REPO_CASES]
                 + [pytest.param(case, False, id=f"shared-{case.name}") for case in SHARED_CASES])
 
-ACTIVATIONS = ["linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax"]
+ACTIVATIONS = ["linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax",
+               "hard_sigmoid", "swish", "silu"]
 
 
 def layer(op, name, source, **attrs):

@@ -22,7 +22,8 @@ PROPERTY_SETTINGS = settings(
     derandomize=True,
 )
 
-ACTIVATIONS = ["linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax"]
+ACTIVATIONS = ["linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax",
+               "hard_sigmoid", "swish", "silu"]
 MAX_SPATIAL = 20
 
 

@@ -19,7 +19,8 @@ from .builder import ModelBuilder, c_identifier
 
 ACTIVATIONS = {"linear": "linear", "relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid",
                "tanh": "tanh", "softmax": "softmax", "hard_silu": "hard_swish",
-               "hard_swish": "hard_swish"}
+               "hard_swish": "hard_swish", "hard_sigmoid": "hard_sigmoid", "swish": "swish",
+               "silu": "swish"}
 
 
 def load(path: str) -> Any:

@@ -1,5 +1,6 @@
 """ONNX (.onnx files, NCHW) -> model.json: Conv (grouped per channel = depthwise, 1x1),
-BatchNormalization, Relu, Clip(0, 6), HardSwish, Sigmoid, Tanh, Softmax, Add,
+BatchNormalization, Relu, Clip(0, 6), HardSwish, HardSigmoid(1/6, 0.5), Sigmoid, Tanh,
+Mul(x, Sigmoid(x)) (swish), Softmax, Add,
 GlobalAveragePool, Gemm, MatMul, Flatten, Reshape (to (N, -1)), Pad, MaxPool, AveragePool,
 Dropout and Identity.
 
@@ -169,6 +170,28 @@ def clip(n: Node) -> None:
         n.problem(f"Clip({low}, {high}) (only (0, 6) and (0, none))")
 
 
+def hard_sigmoid(n: Node) -> None:
+    alpha, beta = n.attrs.get("alpha", 0.2), n.attrs.get("beta", 0.5)
+    if not (np.isclose(alpha, 1 / 6) and np.isclose(beta, 0.5)):
+        n.problem(f"HardSigmoid(alpha={alpha:g}, beta={beta:g}) (only alpha 1/6, beta 0.5: "
+                  "relu6(x + 3) / 6)")
+        return
+    n.cf.activation(n.out, n.x, "hard_sigmoid")
+
+
+def mul(n: Node) -> None:
+    """x * Sigmoid(x), as exporters write swish/SiLU (the Sigmoid layer it leaves unread is
+    not written)."""
+    if len(n.data) == 2:
+        for x, gate in (n.data, n.data[::-1]):
+            layer = n.b.layer_of(gate)
+            if layer is not None and layer.get("activation") == "sigmoid" \
+                    and layer["op"] == "activation" and layer["input"] == n.b.value(x):
+                n.cf.activation(n.out, x, "swish")
+                return
+    n.problem("only x * Sigmoid(x) (swish) is supported")
+
+
 def softmax(n: Node) -> None:
     axis = n.attrs.get("axis", -1)
     rank = len(n.b.shape(n.x))
@@ -248,6 +271,8 @@ CONVERTERS: dict[str, Converter] = {
     "Conv": conv,
     "BatchNormalization": batch_normalization,
     "Clip": clip,
+    "HardSigmoid": hard_sigmoid,
+    "Mul": mul,
     "Softmax": softmax,
     "Add": add,
     "GlobalAveragePool": global_average_pool,

@@ -1,5 +1,5 @@
 """PyTorch (an nn.Module traced with torch.fx, NCHW) -> model.json: nn.Conv1d/2d (groups 1
-or one per channel), BatchNorm, ReLU, ReLU6, Hardtanh(0, 6), Hardswish, Sigmoid, Tanh,
+or one per channel), BatchNorm, ReLU, ReLU6, Hardtanh(0, 6), Hardswish, Hardsigmoid, SiLU, Sigmoid, Tanh,
 Softmax, Linear, Dropout, Identity, Flatten, ZeroPad2d, AdaptiveAvgPool(1), MaxPool2d,
 AvgPool2d, and the functions and methods that spell the same (x + y, torch.flatten, F.relu,
 .mean over the spatial dims, ...). PyTorch's symmetric padding becomes explicit padding.
@@ -192,6 +192,8 @@ def activation_table() -> dict[Any, str]:
         nn.Hardswish: "hard_swish", F.hardswish: "hard_swish",
         nn.Sigmoid: "sigmoid", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", "sigmoid": "sigmoid",
         nn.Tanh: "tanh", torch.tanh: "tanh", F.tanh: "tanh", "tanh": "tanh",
+        nn.Hardsigmoid: "hard_sigmoid", F.hardsigmoid: "hard_sigmoid",
+        nn.SiLU: "swish", F.silu: "swish",
     }
 
 

@@ -38,6 +38,16 @@ def hard_swish(x: ir.Value) -> ir.Value:
     return arith.mulf(arith.mulf(x, relu6(arith.addf(x, f32_const(3.0)))), f32_const(1.0 / 6.0))
 
 
+def hard_sigmoid(x: ir.Value) -> ir.Value:
+    """Keras 3's: relu6(x + 3) / 6 (ONNX HardSigmoid with alpha 1/6, beta 0.5)."""
+    return arith.mulf(relu6(arith.addf(x, f32_const(3.0))), f32_const(1.0 / 6.0))
+
+
+def swish(x: ir.Value) -> ir.Value:
+    """x * sigmoid(x), also called silu."""
+    return arith.mulf(x, elementary.sigmoid(x))
+
+
 @dataclass(frozen=True)
 class Activation:
     """body: the scalar function an elementwise activation applies (None: `linear`, which
@@ -53,6 +63,9 @@ ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation(elementary.sigmoid),
     "tanh": Activation(elementary.tanh),
     "softmax": Activation(None),
+    "hard_sigmoid": Activation(hard_sigmoid),
+    "swish": Activation(swish),
+    "silu": Activation(swish),
 }
 
 
