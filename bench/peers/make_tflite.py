@@ -10,6 +10,11 @@ model.json rule, so the LiteRT/XNNPACK output must match the float64 reference.
 
 Networks (bench/network.py) are written as network_<NAME>.tflite, with the weights of
 peers.network.random_weights, the same the benchmark gives sepc.
+
+    python bench/peers/make_tflite.py --cases DIR [DIR ...]
+
+writes DIR/model.tflite for each case folder of bench/shape_sweep.py and bench/network.py
+(peers/suite.py: DIR/model.json with DIR/weights.npz), through peers/graphs.keras_model.
 """
 import argparse
 import sys
@@ -18,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from peers.blocks import BLOCKS  # noqa: E402
 from peers.network import NETWORKS, keras_model, random_weights  # noqa: E402
+from peers import graphs  # noqa: E402
 
 
 def keras_block(block, tf):
@@ -38,9 +44,24 @@ def keras_block(block, tf):
     return model
 
 
+def write_cases(folders, tf):
+    import json
+
+    import numpy as np
+    for folder in folders:
+        model = json.loads((folder / "model.json").read_text())
+        weights = dict(np.load(folder / "weights.npz"))
+        keras = graphs.keras_model(model, weights, tf.keras)
+        converter = tf.lite.TFLiteConverter.from_keras_model(keras)
+        (folder / "model.tflite").write_bytes(converter.convert())
+        print(f"wrote {folder / 'model.tflite'}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out_dir")
+    parser.add_argument("out_dir", nargs="?")
+    parser.add_argument("--cases", nargs="+", metavar="DIR",
+                        help="write DIR/model.tflite for each case folder instead")
     parser.add_argument("--blocks", default=",".join(BLOCKS))
     parser.add_argument("--networks", default=",".join(NETWORKS), help="'' for none")
     args = parser.parse_args()
@@ -48,6 +69,9 @@ def main():
         import tensorflow as tf
     except ImportError:
         sys.exit("TensorFlow is needed to make .tflite files: pip install tensorflow")
+    if args.cases:
+        write_cases([Path(c) for c in args.cases], tf)
+        return
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name in filter(None, args.blocks.split(",")):
