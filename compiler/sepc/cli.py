@@ -17,7 +17,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     from .driver import EMIT_STAGES, SCHEDULES
-    top = ArgumentParser(prog="sepc", description="A compiler for depthwise-separable conv networks.")
+    top = ArgumentParser(prog="sepc",
+                         description="A compiler for depthwise-separable conv networks.")
     sub = top.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     c = sub.add_parser("compile", help="compile model.json into NAME.so, NAME.h and NAME.json")
@@ -43,9 +44,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--output-dir", default=".")
     r.add_argument("--sve-vl", type=int, metavar="BITS")
 
-    i = sub.add_parser("import", help="convert a Keras, ONNX or PyTorch model into model.json + .npz")
+    i = sub.add_parser("import",
+                       help="convert a Keras, ONNX or PyTorch model into model.json + .npz")
     i.add_argument("source", metavar="MODEL",
-                   help="a .keras or .onnx file; for torch, MODULE:CALLABLE returning (model, example_input)")
+                   help="a .keras or .onnx file; for torch, "
+                        "MODULE:CALLABLE returning (model, example_input)")
     i.add_argument("--format", required=True, choices=("keras", "onnx", "torch"))
     i.add_argument("-o", dest="out_dir", default=".")
 

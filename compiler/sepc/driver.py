@@ -32,7 +32,8 @@ ELIDE_CONSTANTS_OVER = 64
 
 def check_options(target: str, schedule: str) -> Target:
     if schedule not in SCHEDULES:
-        raise UserError(f"--schedule: unknown schedule '{schedule}', expected one of {', '.join(SCHEDULES)}")
+        raise UserError(f"--schedule: unknown schedule '{schedule}', "
+                        f"expected one of {', '.join(SCHEDULES)}")
     return resolve_target(target)
 
 
@@ -59,7 +60,8 @@ def emit(model_path: str, stage: str, target: str = "host", random_weights: int 
     """The text of one intermediate form of the model (see `--emit` in spec/cli.md); the
     `strategy` stage prints every kernel's decisions (docs/architecture.md)."""
     if stage not in EMIT_STAGES:
-        raise UserError(f"--emit: unknown stage '{stage}', expected one of {', '.join(EMIT_STAGES)}")
+        raise UserError(f"--emit: unknown stage '{stage}', "
+                        f"expected one of {', '.join(EMIT_STAGES)}")
     tgt = check_options(target, schedule)
     graph = load_model(model_path, random_weights)
     with make_context(), ir.Location.unknown():
@@ -117,7 +119,8 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
                 {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,
                  "arch": tgt.arch, "threads": threads, "schedule": schedule,
                  "compiler": {"mlir": toolchain.mlir_version()}}
-                | ({"thread_control": setter_symbol(entry_symbol(graph.name))} if tgt.openmp else {}),
+                | ({"thread_control": setter_symbol(entry_symbol(graph.name))}
+                   if tgt.openmp else {}),
                 [(spec.name, spec.shape) for spec in graph.inputs],
                 [(name, graph.shape_of(name)) for name in graph.outputs],
                 str(static) if static else None)

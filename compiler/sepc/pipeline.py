@@ -78,7 +78,8 @@ def deallocate(target: Target) -> str:
 
 
 def to_llvm(target: Target) -> str:
-    vector_options = "{" + target.vector_dialect_options + "}" if target.vector_dialect_options else ""
+    vector_options = ("{" + target.vector_dialect_options + "}"
+                      if target.vector_dialect_options else "")
     return ("func.func(convert-linalg-to-loops),"
             "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
             # convert-scf-to-openmp wraps loop bodies in memref.alloca_scope, which must be
@@ -120,7 +121,8 @@ def stages(target: Target) -> list[Stage]:
                               "drop-buffer-arg-attrs"),
                        transform(lambda c: vector_lowering_script(c.target)),
                        extract_weights(),
-                       passes("add-thread-control" if target.openmp else "add-serial-thread-control"),
+                       passes("add-thread-control" if target.openmp
+                              else "add-serial-thread-control"),
                        mlir(to_llvm(target)))),
     ]
 

@@ -60,7 +60,8 @@ def run_tool(name: str, args: list[str]) -> str:
     path, env = tool(name)
     done = subprocess.run([path, *args], capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        raise InternalError(f"{name} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+        raise InternalError(f"{name} failed (exit {done.returncode}): "
+                            f"{done.stderr.strip()[-2000:]}")
     return done.stdout
 
 
@@ -101,16 +102,17 @@ def translate_to_llvm_ir(bytecode: Path, out: Path) -> None:
 
 
 def optimize(ll: Path, out: Path, target: Target, text: bool = False) -> None:
-    run_tool("opt", ["-O3", *(["-S"] if text else []), f"-mtriple={target.triple}", f"-mcpu={target.cpu}",
-                     f"-mattr={target.features}", str(ll), "-o", str(out)])
+    run_tool("opt", ["-O3", *(["-S"] if text else []), f"-mtriple={target.triple}",
+                     f"-mcpu={target.cpu}", f"-mattr={target.features}", str(ll), "-o", str(out)])
 
 
 def codegen(bitcode: Path, out: Path, target: Target, filetype: str) -> None:
     # -fp-contract=fast: the vectorizer folds unit-K contractions into mul+add; contracting
     # them back into FMAs halves the pointwise micro-kernel's instruction count.
-    run_tool("llc", ["-O3", "-relocation-model=pic", "-fp-contract=fast", f"-mtriple={target.triple}",
-                     f"-mcpu={target.cpu}", f"-mattr={target.features}",
-                     f"-filetype={filetype}", str(bitcode), "-o", str(out)])
+    run_tool("llc", ["-O3", "-relocation-model=pic", "-fp-contract=fast",
+                     f"-mtriple={target.triple}", f"-mcpu={target.cpu}",
+                     f"-mattr={target.features}", f"-filetype={filetype}", str(bitcode),
+                     "-o", str(out)])
 
 
 def assemble(source: Path, out: Path, target: Target) -> None:

@@ -46,7 +46,8 @@ def externalize_weights(module: ir.Module, prefix: str) -> list[WeightBlob]:
             continue
         symbol = f"{prefix}_w{len(blobs)}"
         renamed[ir.StringAttr(glob.attributes["sym_name"]).value] = symbol
-        alignment = ir.IntegerAttr(glob.attributes["alignment"]).value if "alignment" in glob.attributes else 64
+        alignment = (ir.IntegerAttr(glob.attributes["alignment"]).value
+                     if "alignment" in glob.attributes else 64)
         blobs.append(WeightBlob(symbol, data, alignment))
         del glob.attributes["initial_value"]
         glob.attributes["sym_name"] = ir.StringAttr.get(symbol)

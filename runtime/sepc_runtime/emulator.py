@@ -96,7 +96,7 @@ def run_emulated(manifest: Manifest, arrays: dict[str, np.ndarray],
                                 f"(exit {done.returncode}): {done.stderr.strip()[-1000:]}")
         vl_bits = int(done.stdout.strip().rsplit("sve_vl_bits=", 1)[-1])
         outputs = {spec.name: np.fromfile(path, dtype=np.float32).reshape(spec.shape)
-                   for spec, path in zip(manifest.outputs, out_paths)}
+                   for spec, path in zip(manifest.outputs, out_paths, strict=True)}
     if sve_vl is not None and vl_bits != sve_vl:
         raise EmulatorError(f"asked qemu for SVE vectors of {sve_vl} bits, the library ran "
                             f"with {vl_bits}")

@@ -59,12 +59,12 @@ class Model:
         arrays = _by_name(inputs, self._inputs, "inputs")
         out_arrays = None if out is None else _by_name(out, self._outputs, "out")
         results = self._invoke(arrays, out_arrays)
-        return {spec.name: array for spec, array in zip(self._outputs, results)}
+        return {spec.name: array for spec, array in zip(self._outputs, results, strict=True)}
 
     def _invoke(self, arrays: Sequence[Any],
                 out_arrays: Sequence[Any] | None) -> list[np.ndarray]:
         pointers = [self._checked_address("input '{}'", spec, array)
-                    for spec, array in zip(self._inputs, arrays)]
+                    for spec, array in zip(self._inputs, arrays, strict=True)]
         if out_arrays is None:
             out_arrays = [np.empty(s.shape, self._dtypes[s.dtype]) for s in self._outputs]
             pointers += [_address(array) for array in out_arrays]
@@ -103,9 +103,10 @@ class Model:
 
     def _checked_out_addresses(self, arrays: Sequence[np.ndarray], addresses: list[int],
                                out_arrays: Sequence[Any]) -> list[int]:
-        named = [("input", s, a, p) for s, a, p in zip(self._inputs, arrays, addresses)]
+        named = [("input", s, a, p)
+                 for s, a, p in zip(self._inputs, arrays, addresses, strict=True)]
         out_addresses = []
-        for spec, array in zip(self._outputs, out_arrays):
+        for spec, array in zip(self._outputs, out_arrays, strict=True):
             address = self._checked_address("output '{}' (out=)", spec, array)
             if not array.flags.writeable:
                 raise ValueError(f"output '{spec.name}' (out=): the array is read-only")

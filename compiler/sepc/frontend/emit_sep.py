@@ -74,7 +74,8 @@ def emit_module(graph: Graph) -> ir.Module:
             fn = func.FuncOp(entry_symbol(graph.name), (arg_types, result_types))
             entry = fn.add_entry_block()
             with ir.InsertionPoint(entry):
-                values = {spec.name: arg for spec, arg in zip(graph.inputs, entry.arguments)}
+                values = {spec.name: arg
+                          for spec, arg in zip(graph.inputs, entry.arguments, strict=True)}
                 for layer in graph.layers:
                     values[layer.name] = emit_layer(layer, values)
                 func.ReturnOp([values[name] for name in graph.outputs])

@@ -28,11 +28,12 @@ def window_output(attrs: Attrs, in_shape: tuple[int, ...], site: Site,
     if padding == "valid":
         padding = ((0, 0),) * len(sizes)
     elif padding == "same":
-        padding = tuple(same_padding(*args) for args in zip(sizes, kernel, strides, dilation))
+        padding = tuple(same_padding(*args)
+                        for args in zip(sizes, kernel, strides, dilation, strict=True))
     attrs["padding"] = padding
     out = []
     for axis, size, (before, after), k, s, d in zip(SPATIAL_AXES[len(sizes)], sizes, padding,
-                                                    kernel, strides, dilation):
+                                                    kernel, strides, dilation, strict=True):
         extent, padded = d * (k - 1) + 1, size + before + after
         if extent > padded:
             site.at(kernel_field).fail(
@@ -70,7 +71,8 @@ def infer_pool(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, 
 def infer_zero_padding(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, ...]:
     (_, shape), = operands
     attrs["padding_mode"] = "explicit"
-    padded = (size + before + after for size, (before, after) in zip(shape[1:-1], attrs["padding"]))
+    padded = (size + before + after
+              for size, (before, after) in zip(shape[1:-1], attrs["padding"], strict=True))
     return (shape[0], *padded, shape[-1])
 
 

@@ -134,7 +134,8 @@ class ModelBuilder:
         try:
             os.makedirs(out_dir, exist_ok=True)
         except OSError as e:
-            raise UserError(f"{out_dir}: cannot create the output folder: {e.strerror or e}") from None
+            raise UserError(f"{out_dir}: cannot create the output folder: "
+                            f"{e.strerror or e}") from None
         final_json = os.path.join(out_dir, f"{self.name}.json")
         final_npz = os.path.join(out_dir, f"{self.name}.npz")
         staged = []
@@ -154,5 +155,6 @@ class ModelBuilder:
             for path in staged:
                 if os.path.exists(path):
                     os.unlink(path)
-            raise UserError(f"{out_dir}: cannot write the imported model: {e.strerror or e}") from None
+            raise UserError(f"{out_dir}: cannot write the imported model: "
+                            f"{e.strerror or e}") from None
         return final_json

@@ -136,7 +136,7 @@ class Layer:
 
     def kernels(self, *names: str) -> dict[str, np.ndarray]:
         """The layer's weights under `names`, in Keras's order, and its bias if it uses one."""
-        params = dict(zip(names, self.weights))
+        params = dict(zip(names, self.weights, strict=False))  # the bias, if any, follows
         if self.cfg["use_bias"]:
             params["bias"] = self.weights[len(names)]
         return params

@@ -50,7 +50,8 @@ class ChannelsFirst:
         if groups == 1:
             params = {"kernel": weight.transpose(*spatial_first, 1, 0)}
             op = "conv2d" if rank == 2 else "conv1d"
-            b.add(name, op, x, out + [filters], params | self._bias(bias), filters=filters, **common)
+            b.add(name, op, x, out + [filters], params | self._bias(bias), filters=filters,
+                  **common)
         elif groups == channels and filters % channels == 0:
             multiplier = filters // channels
             # Output channel c*M + m of a grouped conv is depthwise channel c, multiplier m.
@@ -69,7 +70,8 @@ class ChannelsFirst:
     def batch_norm(self, name: str, x: str, scale: np.ndarray, offset: np.ndarray,
                    mean: np.ndarray, variance: np.ndarray, epsilon: float) -> None:
         self.b.add(name, "batch_norm", x, self.b.shape(x),
-                   {"gamma": scale, "beta": offset, "moving_mean": mean, "moving_variance": variance},
+                   {"gamma": scale, "beta": offset,
+                    "moving_mean": mean, "moving_variance": variance},
                    epsilon=float(epsilon))
 
     def activation(self, name: str, x: str, activation: str) -> None:
@@ -78,7 +80,8 @@ class ChannelsFirst:
     def add(self, name: str, xs: list[str], kind: str) -> None:
         shapes = [self.b.shape(x) for x in xs]
         if any(s != shapes[0] for s in shapes):
-            self.b.problem(name, kind, f"adds tensors of different shapes {shapes} (no broadcasting)")
+            self.b.problem(name, kind,
+                           f"adds tensors of different shapes {shapes} (no broadcasting)")
             return
         self.b.add(name, "add", xs, shapes[0])
 
@@ -97,7 +100,8 @@ class ChannelsFirst:
                 self.b.add(name, "reshape", x, [shape[0], shape[-1]], target_shape=[shape[-1]])
         else:
             self.b.problem(name, kind, f"flattens a {shape[1:-1]} spatial tensor: its "
-                                       "channels-first element order has no channels-last equivalent")
+                                       "channels-first element order has no channels-last "
+                                       "equivalent")
 
     def dense(self, name: str, x: str, weight_in_out: np.ndarray, bias: np.ndarray | None) -> None:
         shape = self.b.shape(x)
@@ -121,6 +125,6 @@ class ChannelsFirst:
         if len(shape) != 4 or any(p for pair in pads for p in pair):
             self.b.problem(name, kind, "only unpadded 2-D pooling is supported")
             return
-        out = [shape[0]] + [conv_out(shape[1 + d], kernel[d], strides[d], 0, 0, 1) for d in range(2)] \
-            + [shape[-1]]
+        out = ([shape[0]] + [conv_out(shape[1 + d], kernel[d], strides[d], 0, 0, 1)
+                             for d in range(2)] + [shape[-1]])
         self.b.add(name, op, x, out, pool_size=list(kernel), strides=list(strides), padding="valid")

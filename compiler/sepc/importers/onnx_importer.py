@@ -30,7 +30,8 @@ def load(path: str) -> Any:
     try:
         import onnx
     except ImportError:
-        raise UserError(f"{path}: importing ONNX models needs onnx: pip install -e '.[onnx]'") from None
+        raise UserError(f"{path}: importing ONNX models needs onnx: "
+                        "pip install -e '.[onnx]'") from None
     if not os.path.exists(path):
         raise UserError(f"{path}: file does not exist, expected an .onnx file")
     try:

@@ -1,8 +1,9 @@
 """PyTorch (an nn.Module traced with torch.fx, NCHW) -> model.json: nn.Conv1d/2d (groups 1
-or one per channel), BatchNorm, ReLU, ReLU6, Hardtanh(0, 6), Hardswish, Hardsigmoid, SiLU, Sigmoid, Tanh,
-Softmax, Linear, Dropout, Identity, Flatten, ZeroPad2d, AdaptiveAvgPool(1), MaxPool2d,
-AvgPool2d, and the functions and methods that spell the same (x + y, torch.flatten, F.relu,
-.mean over the spatial dims, ...). PyTorch's symmetric padding becomes explicit padding.
+or one per channel), BatchNorm, ReLU, ReLU6, Hardtanh(0, 6), Hardswish, Hardsigmoid, SiLU,
+Sigmoid, Tanh, Softmax, Linear, Dropout, Identity, Flatten, ZeroPad2d, AdaptiveAvgPool(1),
+MaxPool2d, AvgPool2d, and the functions and methods that spell the same (x + y,
+torch.flatten, F.relu, .mean over the spatial dims, ...). PyTorch's symmetric padding
+becomes explicit padding.
 
 converter_table() maps a module class, a function or a method name to the function that adds
 the node to the model; a node without a row is reported as not supported. The tables are
@@ -77,12 +78,14 @@ def import_torch(model: Any, example_input: Any, name: str | None = None,
     try:
         import torch.fx
     except ImportError:
-        raise UserError(f"{source}: importing PyTorch models needs torch: pip install -e '.[torch]'") from None
+        raise UserError(f"{source}: importing PyTorch models needs torch: "
+                        "pip install -e '.[torch]'") from None
     model = model.eval()
     try:
         traced = torch.fx.symbolic_trace(model)
     except Exception as e:
-        raise UserError(f"{source}: torch.fx cannot trace the module: {str(e).splitlines()[0]}") from None
+        raise UserError(f"{source}: torch.fx cannot trace the module: "
+                        f"{str(e).splitlines()[0]}") from None
     return import_graph_module(traced, example_input, name or type(model).__name__, source)
 
 

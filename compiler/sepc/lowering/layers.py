@@ -24,7 +24,7 @@ def pad(value: ir.Value, pairs, fill: float = 0.0) -> ir.Value:
     shape = shape_of(value)
     low = [0] + [b for b, _ in pairs] + [0]
     high = [0] + [a for _, a in pairs] + [0]
-    out_shape = [s + lo + hi for s, lo, hi in zip(shape, low, high)]
+    out_shape = [s + lo + hi for s, lo, hi in zip(shape, low, high, strict=True)]
     result_type = ir.RankedTensorType.get(out_shape, f32())
     op = tensor.PadOp(result_type, value, [], [], low, high)
     block = op.region.blocks.append(*([ir.IndexType.get()] * len(shape)))
@@ -35,7 +35,7 @@ def pad(value: ir.Value, pairs, fill: float = 0.0) -> ir.Value:
 
 def padding_pairs(op) -> list[tuple[int, int]]:
     flat = int_array(op, "padding")
-    return list(zip(flat[0::2], flat[1::2]))
+    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def replicate_channels(x: ir.Value, multiplier: int, layer: str) -> ir.Value:
@@ -53,8 +53,8 @@ def replicate_channels(x: ir.Value, multiplier: int, layer: str) -> ir.Value:
 
     tag(replicated, layer, "replicate")
     groups = [[i] for i in range(rank - 1)] + [[rank - 1, rank]]
-    return tensor.collapse_shape(ir.RankedTensorType.get(shape[:-1] + [shape[-1] * multiplier], f32()),
-                                 replicated, groups)
+    collapsed = ir.RankedTensorType.get(shape[:-1] + [shape[-1] * multiplier], f32())
+    return tensor.collapse_shape(collapsed, replicated, groups)
 
 
 # --- per-op lowerings -------------------------------------------------------------------
@@ -299,8 +299,8 @@ def lower_global_avg_pool(op, b: LayerBuilder) -> ir.Value:
     scale = 1.0 / pymath.prod(shape[1:-1])
     result_shape = shape_of(op.result)
     keepdims = len(result_shape) != 2
-    out = elementwise([sums], b.final_init([batch, channels]) if not keepdims else empty([batch, channels]),
-                      lambda v: arith.mulf(v, f32_const(scale)))
+    dest = b.final_init([batch, channels]) if not keepdims else empty([batch, channels])
+    out = elementwise([sums], dest, lambda v: arith.mulf(v, f32_const(scale)))
     b.tag(out, "epilogue", "elementwise")
     if not keepdims:
         return out
@@ -311,8 +311,8 @@ def lower_global_avg_pool(op, b: LayerBuilder) -> ir.Value:
 def lower_reshape(op, b: LayerBuilder) -> ir.Value:
     x = op.operands[0]
     in_shape, out_shape = shape_of(x), shape_of(op.result)
-    flat = tensor.collapse_shape(ir.RankedTensorType.get([in_shape[0], int(np.prod(in_shape[1:]))], f32()),
-                                 x, [[0], list(range(1, len(in_shape)))])
+    flat_type = ir.RankedTensorType.get([in_shape[0], int(np.prod(in_shape[1:]))], f32())
+    flat = tensor.collapse_shape(flat_type, x, [[0], list(range(1, len(in_shape)))])
     if len(out_shape) == 2:
         return flat
     return tensor.expand_shape(op.result.type, flat, [[0], list(range(1, len(out_shape)))],

@@ -24,7 +24,8 @@ def constant_array(value: ir.Value) -> np.ndarray:
     attr = value.owner.attributes["value"]
     shape = ir.ShapedType(value.type).shape
     if ir.DenseElementsAttr(attr).is_splat:
-        return np.full(shape, ir.FloatAttr(ir.DenseElementsAttr(attr).get_splat_value()).value, np.float32)
+        splat = ir.FloatAttr(ir.DenseElementsAttr(attr).get_splat_value()).value
+        return np.full(shape, splat, np.float32)
     return np.array(ir.DenseFPElementsAttr(attr), dtype=np.float32).reshape(shape)
 
 

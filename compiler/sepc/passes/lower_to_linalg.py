@@ -62,6 +62,6 @@ def lower_to_linalg(module: ir.Operation) -> None:
         with ir.InsertionPoint(ret), ir.Location.unknown():
             results = [value if index in in_place
                        else bufferization.materialize_in_destination(value.type, value, out)
-                       for index, (value, out) in enumerate(zip(ret.operands, outs))]
+                       for index, (value, out) in enumerate(zip(ret.operands, outs, strict=True))]
             func.ReturnOp(results)
         ret.erase()

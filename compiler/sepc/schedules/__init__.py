@@ -126,7 +126,8 @@ def vectorization_script(root: ir.Operation, target: Target) -> str:
     for st in find_strategies(root):
         schedule = SCHEDULES[st.kind]
         if schedule.peels(st, target):
-            s.vectorize(s.match_part(st.part(FULL_TILES)), schedule.vector_sizes(st, target, "main"),
+            s.vectorize(s.match_part(st.part(FULL_TILES)),
+                        schedule.vector_sizes(st, target, "main"),
                         schedule.named_contraction("main"), full_tiles=True)
         roles = [r for r in st.roles if r in VECTORIZED_ROLES] + schedule.extra_roles(st, target)
         for role in roles:
@@ -164,20 +165,21 @@ def vector_lowering_script(target: Target) -> str:
     s = Script()
     f = s.match_op("func.func")
     hoisted = s.fresh()
-    s.emit(f"{hoisted} = transform.structured.hoist_redundant_vector_transfers {f} : ({ANY}) -> {ANY}")
-    s.emit(f"""transform.apply_patterns to {hoisted} {{
-      transform.apply_patterns.vector.drop_unit_dims_with_shape_cast
-      transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
-      transform.apply_patterns.vector.transfer_permutation_patterns
-      transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerparallel"
-      transform.apply_patterns.vector.split_transfer_full_partial split_transfer_strategy = "linalg-copy"
-      transform.apply_patterns.vector.transfer_to_scf max_transfer_rank = 1 full_unroll = true
-      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
-      transform.apply_patterns.vector.lower_shape_cast
-      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_1d"
-      transform.apply_patterns.vector.lower_broadcast
-      transform.apply_patterns.vector.lower_outerproduct
-    }} : {ANY}""")
+    s.emit(f"{hoisted} = transform.structured.hoist_redundant_vector_transfers {f} "
+           f": ({ANY}) -> {ANY}")
+    patterns = ("drop_unit_dims_with_shape_cast",
+                'lower_contraction lowering_strategy = "outerproduct"',
+                "transfer_permutation_patterns",
+                'lower_multi_reduction lowering_strategy = "innerparallel"',
+                'split_transfer_full_partial split_transfer_strategy = "linalg-copy"',
+                "transfer_to_scf max_transfer_rank = 1 full_unroll = true",
+                "lower_transfer max_transfer_rank = 1",
+                "lower_shape_cast",
+                'lower_transpose lowering_strategy = "shuffle_1d"',
+                "lower_broadcast",
+                "lower_outerproduct")
+    body = "".join(f"      transform.apply_patterns.vector.{p}\n" for p in patterns)
+    s.emit(f"transform.apply_patterns to {hoisted} {{\n{body}    }} : {ANY}")
     s.cleanup()
     return s.text()
 

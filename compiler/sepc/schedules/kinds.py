@@ -74,7 +74,8 @@ class Schedule(ABC):
         """What the scripts need of the kernel's shapes besides the decisions."""
         return {}
 
-    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
+    # Not abstract: a kind without decisions (ScalarLoops) has nothing to check.
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:  # noqa: B027
         """Raise StrategyError for a decision that cannot be honoured."""
 
     # --- scripts (from the strategy and the target only) ----------------------------------

@@ -127,8 +127,8 @@ def tile_columns(k: Kernel, t: Target, pixels: int) -> int:
     if len(sizes) != 2:
         return pixels
     channels = k.operand_shapes["main"][0][-1]
-    return max((c for c in divisors(sizes[-1])
-                if c % pixels == 0 and (c == pixels or 2 * c * channels * 4 <= t.memory.tile_budget)),
+    return max((c for c in divisors(sizes[-1]) if c % pixels == 0
+                and (c == pixels or 2 * c * channels * 4 <= t.memory.tile_budget)),
                default=pixels)     # a fixed pixel count not dividing the width: check() says so
 
 

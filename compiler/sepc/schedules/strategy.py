@@ -157,7 +157,8 @@ def load_overrides(path: str) -> Overrides:
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: unreadable ({e}), expected a strategy file (JSON)") from None
     except json.JSONDecodeError as e:
-        raise UserError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+        raise UserError(f"{path}: line {e.lineno}, column {e.colno}: "
+                        f"invalid JSON: {e.msg}") from None
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         raise UserError(f"{path}: expected a JSON object of layer name -> "
                         "{decision: value, ...}")
