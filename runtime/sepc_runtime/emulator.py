@@ -77,7 +77,7 @@ def run_emulated(manifest: Manifest, arrays: dict[str, np.ndarray],
     if hashlib.sha256(library.read_bytes()).hexdigest() != manifest.library_sha256:
         raise EmulatorError(f"{library} does not match the manifest's library_sha256")
     with tempfile.TemporaryDirectory(prefix="sepc-qemu-") as tmp:
-        files = []
+        files: list[str] = []
         for spec in manifest.inputs:
             data = np.ascontiguousarray(arrays[spec.name], dtype=np.float32)
             path = Path(tmp) / f"in{len(files)}.bin"

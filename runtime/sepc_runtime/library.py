@@ -6,6 +6,8 @@ import hashlib
 import os
 import tempfile
 import threading
+from _ctypes import CFuncPtr  # ctypes._CFuncPtr, which the stubs do not export
+from typing import Literal
 
 from .manifest import LoadError, Manifest, host_arch
 
@@ -20,7 +22,7 @@ _loaded: dict[str, ctypes.CDLL] = {}
 _loaded_lock = threading.Lock()
 
 
-def load_entry(manifest: Manifest) -> ctypes._CFuncPtr:
+def load_entry(manifest: Manifest) -> CFuncPtr:
     """The entry point of the manifest's library, typed for bare-pointer arguments."""
     library = manifest.library_path
     try:
@@ -55,7 +57,7 @@ def load_entry(manifest: Manifest) -> ctypes._CFuncPtr:
     return entry
 
 
-def load_thread_control(manifest: Manifest) -> ctypes._CFuncPtr | None:
+def load_thread_control(manifest: Manifest) -> CFuncPtr | None:
     """`void set_threads(int32_t)` of a library whose manifest names one (parallel builds):
     it sets the thread count of the calling thread's next calls. None for serial builds."""
     name = manifest.fields.get("thread_control")
@@ -75,7 +77,7 @@ def elf_arch(image: bytes) -> str | None:
     """The architecture an ELF image was built for (or "ELF machine N"); None if not ELF."""
     if len(image) < 20 or image[:4] != b"\x7fELF":
         return None
-    byte_order = {1: "little", 2: "big"}.get(image[5], "little")  # EI_DATA
+    byte_order: Literal["little", "big"] = "big" if image[5] == 2 else "little"  # EI_DATA
     machine = int.from_bytes(image[18:20], byte_order)             # e_machine
     return ELF_MACHINES.get(machine, f"ELF machine {machine}")
 

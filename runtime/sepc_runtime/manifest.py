@@ -150,7 +150,7 @@ class _FieldReader:
         entries = self._get(key)
         if not isinstance(entries, list) or not entries:
             raise self._fail(key, "a non-empty list of tensors", entries)
-        specs = []
+        specs: list[TensorSpec] = []
         for i, entry in enumerate(entries):
             where = f"{key}[{i}]"
             if not isinstance(entry, Mapping):

@@ -127,7 +127,8 @@ def _address(array: np.ndarray) -> int:
     """The address of a C-contiguous array's data. ctypes.c_char.from_buffer is a fraction of
     the cost of array.ctypes.data, but takes only writable, non-empty buffers."""
     if array.flags.writeable and array.nbytes:
-        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+        # ndarray is a writable buffer; numpy declares __buffer__ only for Python >= 3.12.
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))  # type: ignore[arg-type]
     return array.ctypes.data
 
 
