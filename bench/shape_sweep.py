@@ -50,6 +50,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--systems", default=",".join(suite.SYSTEMS))
     p.add_argument("--baseline", metavar="REV", help="also time sepc built from this git revision")
     p.add_argument("--only", help="comma-separated substrings: run only matching cases")
+    p.add_argument("--build-only", action="store_true", help="write and compile, time nothing")
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--png", metavar="OUT")
     p.add_argument("--_worker", type=int, help=argparse.SUPPRESS)
@@ -185,6 +186,8 @@ def main() -> None:
         return
     found = cases(args)
     build(args, found)
+    if args.build_only:
+        return
     rows = run_workers(args)
     summary = report(rows, args)
     if args.json:

@@ -6,11 +6,7 @@ The Keras model of each block carries the very weights the benchmark checks agai
 model.json rule, so the LiteRT/XNNPACK output must match the float64 reference.
 
     pip install tensorflow        # in a separate virtualenv is fine: only the files are needed
-    python bench/peers/make_tflite.py OUT_DIR [--blocks A,B,...] [--networks mobilenet_v1]
-
-Networks (bench/network.py) are written as network_<NAME>.tflite, with the weights of
-peers.network.random_weights, the same the benchmark gives sepc.
-
+    python bench/peers/make_tflite.py OUT_DIR [--blocks A,B,...]
     python bench/peers/make_tflite.py --cases DIR [DIR ...]
 
 writes DIR/model.tflite for each case folder of bench/shape_sweep.py and bench/network.py
@@ -22,7 +18,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from peers.blocks import BLOCKS  # noqa: E402
-from peers.network import NETWORKS, keras_model, random_weights  # noqa: E402
 from peers import graphs  # noqa: E402
 
 
@@ -63,7 +58,6 @@ def main():
     parser.add_argument("--cases", nargs="+", metavar="DIR",
                         help="write DIR/model.tflite for each case folder instead")
     parser.add_argument("--blocks", default=",".join(BLOCKS))
-    parser.add_argument("--networks", default=",".join(NETWORKS), help="'' for none")
     args = parser.parse_args()
     try:
         import tensorflow as tf
@@ -78,13 +72,6 @@ def main():
         converter = tf.lite.TFLiteConverter.from_keras_model(keras_block(BLOCKS[name], tf))
         path = out / f"block_{name}.tflite"
         path.write_bytes(converter.convert())       # fp32: no optimizations, no quantization
-        print(f"wrote {path}")
-    for name in filter(None, args.networks.split(",")):
-        model = NETWORKS[name]()
-        converter = tf.lite.TFLiteConverter.from_keras_model(
-            keras_model(model, random_weights(model), tf))
-        path = out / f"network_{name}.tflite"
-        path.write_bytes(converter.convert())
         print(f"wrote {path}")
 
 

@@ -1,126 +1,185 @@
-"""Whole networks for the benchmarks: MobileNetV1 as a model.json, deterministic random
-weights for it, and the same network as a Keras model (for the .tflite peers.make_tflite
-writes), so that sepc and LiteRT/XNNPACK run the very same function.
+"""Whole networks for the benchmarks, as model.json in Keras' layout (convs without bias
+followed by batch norm, 'same' padding): the suite of bench/network.py and the
+compile-time benchmark's MobileNetV1 (bench/mobilenet_v1.py).
 
-MobileNetV1 here is Keras' layout (224x224x3, width 1.0, 1000 classes): a 3x3 stride-2
-stem conv, 13 depthwise-separable blocks (conv without bias, batch norm, relu6), global
-average pooling and a softmax dense layer, all with 'same' padding.
+- MobileNetV1 (Howard et al. 2017) at a width and resolution;
+- MobileNetV2 (Sandler et al. 2018): inverted residuals, linear bottlenecks;
+- Xception (Chollet 2017) at any resolution >= 71: separable convs, max pooling, stride-2
+  1x1 shortcuts;
+- DS-CNN-L (Zhang et al., "Hello Edge"): 49x10 MFCC input, a 10x4 stride-(2,1) conv, five
+  depthwise-separable blocks of 276 channels, 12 classes;
+- a 1-D separable keyword spotter (MatchboxNet-like): 98 frames x 40 MFCC, 1-D separable
+  convs with kernels 13-21, 12 classes.
+Weights come from peers/weights.py (seeded, He-scaled, batch norms near identity).
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 INPUT_SHAPE = [1, 224, 224, 3]
 STEM_FILTERS = 32
-# (pointwise filters, depthwise stride) of the 13 depthwise-separable blocks.
+# (pointwise filters, depthwise stride) of MobileNetV1's 13 depthwise-separable blocks.
 BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
           (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
 CLASSES = 1000
 
 
-def conv_bn_relu6(op, name, source, **attrs):
-    """A conv without bias followed by batch norm + relu6, as in Keras' MobileNet."""
+def conv_bn(op, name, source, activation="relu6", **attrs):
+    """A conv without bias followed by batch norm (+ activation), as Keras writes them."""
     return [{"name": name, "op": op, "input": source, "use_bias": False, **attrs},
             {"name": name + "_bn", "op": "batch_norm", "input": name, "epsilon": 0.001,
-             "activation": "relu6"}]
+             "activation": activation}]
+
+
+def network(name, shape, layers, output):
+    return {"sepc": 1, "name": name, "inputs": {"x": {"shape": shape, "dtype": "float32"}},
+            "layers": layers, "outputs": [output]}
+
+
+def head(source, classes):
+    return [{"name": "pool", "op": "global_average_pooling2d", "input": source},
+            {"name": "predictions", "op": "dense", "input": "pool", "units": classes,
+             "activation": "softmax"}]
+
+
+def mobilenet_v1(alpha: float = 1.0, resolution: int = 224, name: str = "mobilenet_v1") -> dict:
+    layers = conv_bn("conv2d", "stem", "x", filters=int(STEM_FILTERS * alpha), kernel_size=[3, 3],
+                     strides=[2, 2], padding="same")
+    previous = "stem_bn"
+    for index, (filters, stride) in enumerate(BLOCKS, start=1):
+        layers += conv_bn("depthwise_conv2d", f"dw{index}", previous, kernel_size=[3, 3],
+                          strides=[stride, stride], padding="same", depth_multiplier=1)
+        layers += conv_bn("conv2d", f"pw{index}", f"dw{index}_bn", filters=int(filters * alpha),
+                          kernel_size=[1, 1], padding="valid")
+        previous = f"pw{index}_bn"
+    return network(name, [1, resolution, resolution, 3], layers + head(previous, CLASSES),
+                   "predictions")
 
 
 def mobilenet_v1_model() -> dict:
-    layers = conv_bn_relu6("conv2d", "stem", "x", filters=STEM_FILTERS, kernel_size=[3, 3],
-                           strides=[2, 2], padding="same")
+    return mobilenet_v1()
+
+
+def divisible(value: float, divisor: int = 8) -> int:
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def mobilenet_v2(alpha: float = 1.0, resolution: int = 224, name: str = "mobilenet_v2") -> dict:
+    stages = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+              (6, 160, 3, 2), (6, 320, 1, 1)]
+    channels = divisible(32 * alpha)
+    layers = conv_bn("conv2d", "stem", "x", filters=channels, kernel_size=3, strides=2,
+                     padding="same")
+    previous, block = "stem_bn", 0
+    for expand, out, count, stride in stages:
+        for i in range(count):
+            out_channels, s, prefix = divisible(out * alpha), stride if i == 0 else 1, f"b{block}"
+            block_input = source = previous
+            if expand != 1:
+                layers += conv_bn("conv2d", prefix + "_expand", source,
+                                  filters=channels * expand, kernel_size=1)
+                source = prefix + "_expand_bn"
+            layers += conv_bn("depthwise_conv2d", prefix + "_dw", source, kernel_size=3, strides=s,
+                              padding="same")
+            layers += conv_bn("conv2d", prefix + "_project", prefix + "_dw_bn",
+                              activation="linear", filters=out_channels, kernel_size=1)
+            previous = prefix + "_project_bn"
+            if s == 1 and channels == out_channels:
+                layers.append({"name": prefix + "_add", "op": "add",
+                               "inputs": [block_input, previous]})
+                previous = prefix + "_add"
+            channels, block = out_channels, block + 1
+    last = 1280 if alpha <= 1.0 else divisible(1280 * alpha)
+    layers += conv_bn("conv2d", "last", previous, filters=last, kernel_size=1)
+    return network(name, [1, resolution, resolution, 3], layers + head("last_bn", CLASSES),
+                   "predictions")
+
+
+def xception(resolution: int = 150, name: str = "xception") -> dict:
+    layers = conv_bn("conv2d", "stem1", "x", activation="relu", filters=32, kernel_size=3,
+                     strides=2)
+    layers += conv_bn("conv2d", "stem2", "stem1_bn", activation="relu", filters=64, kernel_size=3)
+    previous = "stem2_bn"
+
+    def separable(name, source, filters, activation="linear"):
+        return conv_bn("separable_conv2d", name, source, activation=activation, filters=filters,
+                       kernel_size=3, padding="same")
+
+    def downsampling(index, source, filters, relu_first):
+        block = []
+        start = source
+        if relu_first:
+            block.append({"name": f"e{index}_relu", "op": "activation", "input": source,
+                          "activation": "relu"})
+            start = f"e{index}_relu"
+        block += separable(f"e{index}_sep1", start, filters[0], activation="relu")
+        block += separable(f"e{index}_sep2", f"e{index}_sep1_bn", filters[1])
+        block.append({"name": f"e{index}_pool", "op": "max_pooling2d", "input": f"e{index}_sep2_bn",
+                      "pool_size": 3, "strides": 2, "padding": "same"})
+        block += conv_bn("conv2d", f"e{index}_res", source, activation="linear",
+                         filters=filters[1], kernel_size=1, strides=2, padding="same")
+        block.append({"name": f"e{index}_add", "op": "add",
+                      "inputs": [f"e{index}_pool", f"e{index}_res_bn"]})
+        return block, f"e{index}_add"
+
+    for index, (filters, relu_first) in enumerate((((128, 128), False), ((256, 256), True),
+                                                   ((728, 728), True)), start=1):
+        block, previous = downsampling(index, previous, filters, relu_first)
+        layers += block
+    for m in range(8):
+        source = previous
+        for j in range(3):
+            layers.append({"name": f"m{m}_relu{j}", "op": "activation", "input": previous,
+                           "activation": "relu"})
+            layers += separable(f"m{m}_sep{j}", f"m{m}_relu{j}", 728)
+            previous = f"m{m}_sep{j}_bn"
+        layers.append({"name": f"m{m}_add", "op": "add", "inputs": [source, previous]})
+        previous = f"m{m}_add"
+    block, previous = downsampling(4, previous, (728, 1024), True)
+    layers += block
+    layers += separable("x1", previous, 1536, activation="relu")
+    layers += separable("x2", "x1_bn", 2048, activation="relu")
+    return network(name, [1, resolution, resolution, 3], layers + head("x2_bn", CLASSES),
+                   "predictions")
+
+
+def ds_cnn_l(name: str = "ds_cnn_l") -> dict:
+    channels = 276
+    layers = conv_bn("conv2d", "stem", "x", activation="relu", filters=channels,
+                     kernel_size=[10, 4], strides=[2, 1], padding="same")
     previous = "stem_bn"
-    for index, (filters, stride) in enumerate(BLOCKS, start=1):
-        layers += conv_bn_relu6("depthwise_conv2d", f"dw{index}", previous, kernel_size=[3, 3],
-                                strides=[stride, stride], padding="same", depth_multiplier=1)
-        layers += conv_bn_relu6("conv2d", f"pw{index}", f"dw{index}_bn", filters=filters,
-                                kernel_size=[1, 1], padding="valid")
-        previous = f"pw{index}_bn"
-    layers += [
-        {"name": "pool", "op": "global_average_pooling2d", "input": previous},
-        {"name": "predictions", "op": "dense", "input": "pool", "units": CLASSES,
-         "activation": "softmax"},
-    ]
-    return {"sepc": 1, "name": "mobilenet_v1",
-            "inputs": {"x": {"shape": INPUT_SHAPE, "dtype": "float32"}},
-            "layers": layers, "outputs": ["predictions"]}
+    for i in range(5):
+        layers += conv_bn("depthwise_conv2d", f"dw{i}", previous, activation="relu",
+                          kernel_size=3, padding="same")
+        layers += conv_bn("conv2d", f"pw{i}", f"dw{i}_bn", activation="relu", filters=channels,
+                          kernel_size=1)
+        previous = f"pw{i}_bn"
+    return network(name, [1, 49, 10, 1], layers + head(previous, 12), "predictions")
 
 
-def random_weights(model: dict, seed: int = 0) -> dict[str, np.ndarray]:
-    """He-scaled kernels and batch norms near identity, so activations stay in relu6's range
-    through 27 layers; only the ops of mobilenet_v1_model are covered."""
-    rng = np.random.default_rng(seed)
-    channels = {name: spec["shape"][-1] for name, spec in model["inputs"].items()}
-    weights = {}
-    for layer in model["layers"]:
-        name, op, c = layer["name"], layer["op"], channels.get(layer.get("input"))
-        if op == "conv2d":
-            k = layer["kernel_size"]
-            fan_in = k[0] * k[1] * c
-            weights[f"{name}/kernel"] = rng.standard_normal((*k, c, layer["filters"])) * math.sqrt(2 / fan_in)
-            channels[name] = layer["filters"]
-        elif op == "depthwise_conv2d":
-            k = layer["kernel_size"]
-            weights[f"{name}/depthwise_kernel"] = rng.standard_normal((*k, c, 1)) * math.sqrt(2 / (k[0] * k[1]))
-            channels[name] = c
-        elif op == "batch_norm":
-            weights[f"{name}/gamma"] = 1 + 0.1 * rng.standard_normal(c)
-            weights[f"{name}/beta"] = 0.1 * rng.standard_normal(c)
-            weights[f"{name}/moving_mean"] = 0.1 * rng.standard_normal(c)
-            weights[f"{name}/moving_variance"] = 1 + 0.1 * rng.random(c)
-            channels[name] = c
-        elif op == "global_average_pooling2d":
-            channels[name] = c
-        elif op == "dense":
-            weights[f"{name}/kernel"] = rng.standard_normal((c, layer["units"])) / math.sqrt(c)
-            weights[f"{name}/bias"] = 0.1 * rng.standard_normal(layer["units"])
-            channels[name] = layer["units"]
-        else:
-            raise ValueError(f"random_weights: op {op} not covered")
-    return {key: value.astype(np.float32) for key, value in weights.items()}
+def kws_1d(name: str = "kws_1d") -> dict:
+    channels = 128
+    layers = conv_bn("conv1d", "stem", "x", activation="relu", filters=channels, kernel_size=11,
+                     strides=2, padding="same")
+    previous = "stem_bn"
+    for i, kernel in enumerate((13, 15, 17, 21)):
+        layers += conv_bn("separable_conv1d", f"sep{i}", previous, activation="relu",
+                          filters=channels, kernel_size=kernel, padding="same")
+        previous = f"sep{i}_bn"
+    layers += conv_bn("conv1d", "last", previous, activation="relu", filters=channels,
+                      kernel_size=1)
+    layers += [{"name": "pool", "op": "global_average_pooling1d", "input": "last_bn"},
+               {"name": "predictions", "op": "dense", "input": "pool", "units": 12,
+                "activation": "softmax"}]
+    return network(name, [1, 98, 40], layers, "predictions")
 
 
-def keras_model(model: dict, weights: dict, tf):
-    """The model.json as a Keras functional model carrying `weights` (TensorFlow passed in,
-    so that this module imports without it)."""
-    layers = tf.keras.layers
-    (input_name, spec), = model["inputs"].items()
-    values = {input_name: tf.keras.Input(shape=spec["shape"][1:], batch_size=spec["shape"][0])}
-    for layer in model["layers"]:
-        name, op, x = layer["name"], layer["op"], values[layer["input"]]
-        if op == "conv2d":
-            keras_layer = layers.Conv2D(layer["filters"], layer["kernel_size"],
-                                        strides=layer.get("strides", 1),
-                                        padding=layer.get("padding", "valid"), use_bias=False, name=name)
-            y = keras_layer(x)
-            keras_layer.set_weights([weights[f"{name}/kernel"]])
-        elif op == "depthwise_conv2d":
-            keras_layer = layers.DepthwiseConv2D(layer["kernel_size"], strides=layer.get("strides", 1),
-                                                 padding=layer.get("padding", "valid"),
-                                                 use_bias=False, name=name)
-            y = keras_layer(x)
-            keras_layer.set_weights([weights[f"{name}/depthwise_kernel"]])
-        elif op == "batch_norm":
-            keras_layer = layers.BatchNormalization(epsilon=layer.get("epsilon", 0.001), name=name)
-            y = keras_layer(x)
-            keras_layer.set_weights([weights[f"{name}/{p}"]
-                                     for p in ("gamma", "beta", "moving_mean", "moving_variance")])
-        elif op == "global_average_pooling2d":
-            y = layers.GlobalAveragePooling2D(name=name)(x)
-        elif op == "dense":
-            keras_layer = layers.Dense(layer["units"], name=name)
-            y = keras_layer(x)
-            keras_layer.set_weights([weights[f"{name}/kernel"], weights[f"{name}/bias"]])
-        else:
-            raise ValueError(f"keras_model: op {op} not covered")
-        activation = layer.get("activation", "linear")
-        if activation == "relu6":
-            y = layers.ReLU(max_value=6.0)(y)
-        elif activation == "softmax":
-            y = layers.Softmax()(y)
-        values[name] = y
-    return tf.keras.Model(values[input_name], [values[o] for o in model["outputs"]])
+NETWORKS = {
+    "mobilenet_v1_1.0_224": lambda: mobilenet_v1(1.0, 224, "mobilenet_v1_1_0_224"),
+    "mobilenet_v1_0.5_160": lambda: mobilenet_v1(0.5, 160, "mobilenet_v1_0_5_160"),
+    "mobilenet_v2_1.0_224": lambda: mobilenet_v2(1.0, 224, "mobilenet_v2_1_0_224"),
+    "mobilenet_v2_0.35_96": lambda: mobilenet_v2(0.35, 96, "mobilenet_v2_0_35_96"),
+    "xception_150": lambda: xception(150, "xception_150"),
+    "ds_cnn_l": ds_cnn_l,
+    "kws_1d": kws_1d,
+}
 
-
-NETWORKS = {"mobilenet_v1": mobilenet_v1_model}
