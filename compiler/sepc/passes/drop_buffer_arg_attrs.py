@@ -2,7 +2,7 @@
 on the function's arguments it would reach mlir-translate, which does not know the dialect."""
 from mlir import ir
 
-from .ir_util import walk_ops
+from .ir_util import named_attributes, walk_ops
 from .registry import module_pass
 
 
@@ -12,7 +12,7 @@ def drop_buffer_arg_attrs(module: ir.Operation) -> None:
     for fn in walk_ops(module, ("func.func",)):
         if "arg_attrs" not in fn.attributes:
             continue
-        cleaned = [ir.DictAttr.get({a.name: a.attr for a in ir.DictAttr(d)
+        cleaned = [ir.DictAttr.get({a.name: a.attr for a in named_attributes(d)
                                     if not a.name.startswith("bufferization.")})
                    for d in ir.ArrayAttr(fn.attributes["arg_attrs"])]
         fn.attributes["arg_attrs"] = ir.ArrayAttr.get(cleaned)

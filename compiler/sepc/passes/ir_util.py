@@ -7,15 +7,16 @@ from mlir.dialects import arith
 
 
 def walk_ops(root: ir.Operation, names: tuple[str, ...] | None = None) -> list[ir.OpView]:
-    """All ops nested in root (pre-order), optionally only those with one of `names`."""
+    """All ops nested in root (post-order: an op after the ops in its regions), optionally
+    only those with one of `names`."""
     found = []
 
-    def visit(op):
+    def visit(op: ir.Operation) -> ir.WalkResult:
         if names is None or op.name in names:
             found.append(op.opview)
         return ir.WalkResult.ADVANCE
 
-    root.walk(visit)
+    root.walk(visit, ir.WalkOrder.POST_ORDER)
     return found
 
 
@@ -49,7 +50,8 @@ def tensor_constant(array: np.ndarray) -> ir.Value:
     if array.size and np.all(array == array.flat[0]):
         attr = ir.DenseElementsAttr.get_splat(ty, ir.FloatAttr.get_f32(float(array.flat[0])))
     else:
-        attr = ir.DenseElementsAttr.get(array, type=ir.F32Type.get())
+        # ndarray is a buffer; numpy declares __buffer__ only for Python >= 3.12.
+        attr = ir.DenseElementsAttr.get(array, type=ir.F32Type.get())  # type: ignore[call-overload]
     return arith.ConstantOp(ty, attr).result
 
 
@@ -59,6 +61,13 @@ def shape_of(value: ir.Value) -> list[int]:
 
 def int_array(op: ir.OpView, name: str) -> list[int]:
     return list(ir.DenseI64ArrayAttr(op.attributes[name]))
+
+
+def named_attributes(attr: ir.Attribute) -> list[ir.NamedAttribute]:
+    """The entries of a dictionary attribute, in order. (DictAttr iterates by index, through
+    __getitem__ and __len__; its stubs declare no __iter__.)"""
+    entries = ir.DictAttr(attr)
+    return [entries[i] for i in range(len(entries))]
 
 
 def string_attr(op: ir.OpView, name: str) -> str:

@@ -18,7 +18,7 @@ from .kinds import (Conv1D, Conv2D, Depthwise1D, Depthwise2D, Elementwise, Matmu
                     ScalarLoops, Schedule)
 from .script import ANY, Script
 from .separable import Separable
-from .strategy import (NO_OVERRIDES, STRATEGY, Overrides, Strategy, StrategyError,
+from .strategy import (NO_OVERRIDES, STRATEGY, Overrides, Strategy, StrategyError, Value,
                        find_strategies, to_attr, typed_overrides)
 from .strategy import describe as describe_strategies
 
@@ -50,9 +50,9 @@ def select_strategies(root: ir.Operation, target: Target,
         except StrategyError as e:
             overrides.fail(k.layer, f"{e} (for the {k.kind} kernel on {target.name})")
         facts = schedule.facts(k, target, chosen)
-        op.attributes[STRATEGY] = to_attr(
-            {"layer": k.layer, "kind": k.kind, "root_role": k.root_role, "roles": k.roles}
-            | chosen | facts)
+        entries: dict[str, Value] = {"layer": k.layer, "kind": k.kind, "root_role": k.root_role,
+                                     "roles": k.roles}
+        op.attributes[STRATEGY] = to_attr(entries | chosen | facts)
 
 
 def describe(root: ir.Operation) -> str:
@@ -77,7 +77,7 @@ def tiling_script(root: ir.Operation, target: Target) -> str:
             continue
         for role, handle in fused.items():
             tiles = schedule.inner_tiles(st, target, role)
-            loops = []
+            loops: list[str] = []
             if tiles:
                 handle, loops = s.tile(handle, tiles)
             if role != "main":
@@ -126,8 +126,9 @@ def vectorization_script(root: ir.Operation, target: Target) -> str:
     for st in find_strategies(root):
         schedule = SCHEDULES[st.kind]
         if schedule.peels(st, target):
-            s.vectorize(s.match_part(st.part(FULL_TILES)),
-                        schedule.vector_sizes(st, target, "main"),
+            sizes = schedule.vector_sizes(st, target, "main")
+            assert sizes is not None   # a kind peels only its vectorized main op
+            s.vectorize(s.match_part(st.part(FULL_TILES)), sizes,
                         schedule.named_contraction("main"), full_tiles=True)
         roles = [r for r in st.roles if r in VECTORIZED_ROLES] + schedule.extra_roles(st, target)
         for role in roles:

@@ -14,25 +14,18 @@ scalable channel loop; the vectors are `[4]` lanes, masked on the tail.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..targets import Target
 from .kernel import Kernel
-from .strategy import Decision, Strategy, Value, require
+from .script import Scalable, Script, Sizes
+from .strategy import Decision, Strategy, require
 from .tiles import divisor_tile
 
-Chosen = dict[str, Value]
-Fixed = Mapping[str, Value]
-
-
-@dataclass(frozen=True)
-class Scalable:
-    """A size multiplied by the hardware's vscale, printed `[n]` in transform IR."""
-    base: int
-
-    def __str__(self) -> str:
-        return f"[{self.base}]"
+# Decisions and facts by name. Each name has its Decision's type (int or bool), so they are
+# read untyped, as a Strategy's entries are.
+Chosen = dict[str, Any]
+Fixed = Mapping[str, Any]
 
 
 def channel_vector(t: Target, vectors: int = 1) -> int | Scalable:
@@ -80,11 +73,11 @@ class Schedule(ABC):
 
     # --- scripts (from the strategy and the target only) ----------------------------------
 
-    def root_tiles(self, s: Strategy, t: Target) -> list:
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         """Forall tile sizes of the chain's root (its last op); 0 leaves a dimension whole."""
         return []
 
-    def inner_tiles(self, s: Strategy, t: Target, role: str) -> list | None:
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         return None
 
     def peels(self, s: Strategy, t: Target) -> bool:
@@ -99,7 +92,7 @@ class Schedule(ABC):
         """Whether the main op is a 2-D window op to decompose into 1-D after tiling."""
         return False
 
-    def vector_sizes(self, s: Strategy, t: Target, role: str) -> list | None:
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         """Vector sizes for the op in `role`, or None to leave it unvectorized."""
         return None
 
@@ -115,7 +108,8 @@ class Schedule(ABC):
         """Whether the reduction loop of the main op is marked for prefetch-next-panels."""
         return False
 
-    def tile_fused(self, script: Any, s: Strategy, t: Target, fused: dict) -> bool:
+    def tile_fused(self, script: Script, s: Strategy, t: Target,
+                   fused: dict[str, str]) -> bool:
         """Build the loops inside the root forall for a kind whose nest is not the plain
         per-part tiling of `tiling_script`; `fused` maps roles to their fused ops.
         Returns whether it did."""
@@ -128,22 +122,22 @@ WIDTH = Decision("width", "output pixels along the width per register block (div
 class Depthwise2D(Schedule):
     """Rows of `width` output pixels x one channel vector; KH is a loop and the 1-D conv that
     remains after decomposition keeps its `width` accumulators in registers across KW."""
-    decisions = (WIDTH,)
+    decisions: tuple[Decision, ...] = (WIDTH,)
     out_width, window_axis = (2, 2), (1, 1)   # (operand, dim) of the output width, of KW
 
     def extent(self, k: Kernel) -> int:
         operand, dim = self.out_width
         return k.main_operand_shapes[operand][dim]
 
-    def choose(self, k, t, fixed):
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         return {"width": pick(fixed, "width",
                               lambda: divisor_tile(self.extent(k), t.tiling.depthwise_width))}
 
-    def facts(self, k, t, chosen):
+    def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         operand, dim = self.window_axis
         return {"window": k.main_operand_shapes[operand][dim]}
 
-    def check(self, k, t, s):
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         divides(self.extent(k), "width", s["width"], "output width")
         require(s["width"] <= t.registers, "width", s["width"],
                 f"at most {t.registers} (one accumulator register per pixel)")
@@ -151,21 +145,21 @@ class Depthwise2D(Schedule):
     def channels(self, s: Strategy, t: Target) -> int | Scalable:
         return channel_vector(t)
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, 1, s["width"], forall_channel(t)]
 
-    def inner_tiles(self, s, t, role):
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         if role == "main":
             return [0, 0, 0, inner_channel(t), 1, 0]
         return [0, 0, 0, inner_channel(t)] if t.scalable else None
 
-    def decomposes(self):
+    def decomposes(self) -> bool:
         return True
 
-    def peels(self, s, t):
+    def peels(self, s: Strategy, t: Target) -> bool:
         return t.scalable
 
-    def vector_sizes(self, s, t, role):
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         if role == "main":
             return [1, s["width"], self.channels(s, t), s["window"]]
         return [1, 1, s["width"], self.channels(s, t)]
@@ -174,18 +168,18 @@ class Depthwise2D(Schedule):
 class Depthwise1D(Depthwise2D):
     out_width, window_axis = (2, 1), (1, 0)
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, s["width"], forall_channel(t)]
 
-    def inner_tiles(self, s, t, role):
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         if not t.scalable:
             return None
         return [0, 0, inner_channel(t), 0] if role == "main" else [0, 0, inner_channel(t)]
 
-    def decomposes(self):
+    def decomposes(self) -> bool:
         return False
 
-    def vector_sizes(self, s, t, role):
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         if role == "main":
             return [1, s["width"], channel_vector(t), s["window"]]
         return [1, s["width"], channel_vector(t)]
@@ -229,15 +223,15 @@ class Matmul(Schedule):
         block = t.tiling.matmul_rows * t.tiling.matmul_vectors
         return max(t.tiling.matmul_vectors, block // rows)
 
-    def choose(self, k, t, fixed):
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         rows = pick(fixed, "rows", lambda: self.rows(k, t))
         return {"rows": rows, "vectors": pick(fixed, "vectors", lambda: self.vectors(t, rows)),
                 "prefetch": pick(fixed, "prefetch", lambda: True)}
 
-    def facts(self, k, t, chosen):
+    def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         return {"peel": t.scalable and k.main_operand_shapes[0][0] % chosen["rows"] == 0}
 
-    def check(self, k, t, s):
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         m = k.main_operand_shapes[0][0]
         limit = max(m, t.tiling.matmul_rows)
         require(1 <= s["rows"] <= limit, "rows", s["rows"],
@@ -249,27 +243,27 @@ class Matmul(Schedule):
                 s["vectors"], f"at least 1, with rows x vectors = {s['rows']} x "
                               f"{s['vectors']} accumulators at most {registers}")
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [s["rows"], forall_channel(t, s["vectors"])]
 
-    def peels(self, s, t):
+    def peels(self, s: Strategy, t: Target) -> bool:
         return bool(s["peel"])
 
-    def inner_tiles(self, s, t, role):
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         n = inner_channel(t, s["vectors"])
         if role == "main":
             return [0, n, 1]
         return [0, n] if t.scalable else None
 
-    def vector_sizes(self, s, t, role):
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         return [s["rows"], channel_vector(t, s["vectors"])] + ([1] if role == "main" else [])
 
-    def named_contraction(self, role):
+    def named_contraction(self, role: str) -> bool:
         # Folding the unit-K contraction to mul/add reads A through a transposing
         # broadcast, which cannot be lowered for scalable vectors.
         return role == "main"
 
-    def prefetches(self, s):
+    def prefetches(self, s: Strategy) -> bool:
         return bool(s["prefetch"])
 
 
@@ -282,7 +276,7 @@ class Conv2D(Schedule):
                  Decision("channel_chunk", "input channels per reduction step (divides them)"))
     out_width, window_axis, channel_axis = (2, 2), 1, 2   # KW and C of the HWCF kernel
 
-    def choose(self, k, t, fixed):
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         kernel = k.main_operand_shapes[1]
         out_width = k.main_operand_shapes[self.out_width[0]][self.out_width[1]]
         return {"width": pick(fixed, "width",
@@ -292,10 +286,10 @@ class Conv2D(Schedule):
                 "channel_chunk": pick(fixed, "channel_chunk",
                                       lambda: divisor_tile(kernel[self.channel_axis], 16))}
 
-    def facts(self, k, t, chosen):
+    def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         return {"window": k.main_operand_shapes[1][self.window_axis]}
 
-    def check(self, k, t, s):
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         kernel = k.main_operand_shapes[1]
         divides(k.main_operand_shapes[self.out_width[0]][self.out_width[1]], "width",
                 s["width"], "output width")
@@ -303,16 +297,16 @@ class Conv2D(Schedule):
         divides(kernel[self.channel_axis], "channel_chunk", s["channel_chunk"],
                 "input channel count")
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, 1, s["width"], s["filters"]]
 
-    def inner_tiles(self, s, t, role):
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         return [0, 0, 0, 0, 1, 0, s["channel_chunk"]] if role == "main" else None
 
-    def decomposes(self):
+    def decomposes(self) -> bool:
         return True
 
-    def vector_sizes(self, s, t, role):
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         if role == "main":
             return [1, s["width"], s["filters"], s["window"], s["channel_chunk"]]
         return [1, 1, s["width"], s["filters"]]
@@ -321,16 +315,16 @@ class Conv2D(Schedule):
 class Conv1D(Conv2D):
     out_width, window_axis, channel_axis = (2, 1), 0, 1   # K and C of the WCF kernel
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, s["width"], s["filters"]]
 
-    def inner_tiles(self, s, t, role):
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         return [0, 0, 0, 0, s["channel_chunk"]] if role == "main" else None
 
-    def decomposes(self):
+    def decomposes(self) -> bool:
         return False
 
-    def vector_sizes(self, s, t, role):
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         if role == "main":
             return [1, s["width"], s["filters"], s["window"], s["channel_chunk"]]
         return [1, s["width"], s["filters"]]
@@ -342,24 +336,24 @@ class Pool2D(Depthwise2D):
     tile divides C and vectors are fixed-width."""
     decisions = (WIDTH, Decision("channels", "channels per vector (divides them)"))
 
-    def choose(self, k, t, fixed):
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         return super().choose(k, t, fixed) | {"channels": pick(
             fixed, "channels", lambda: divisor_tile(k.main_operand_shapes[0][-1], t.lanes))}
 
-    def check(self, k, t, s):
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         super().check(k, t, s)
         divides(k.main_operand_shapes[0][-1], "channels", s["channels"], "channel count")
 
-    def channels(self, s, t):
+    def channels(self, s: Strategy, t: Target) -> int | Scalable:
         return s["channels"]
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, 1, s["width"], s["channels"]]
 
-    def inner_tiles(self, s, t, role):
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         return [0, 0, 0, 0, 1, 0] if role == "main" else None
 
-    def peels(self, s, t):
+    def peels(self, s: Strategy, t: Target) -> bool:
         return False
 
 
@@ -367,14 +361,14 @@ class Elementwise(Schedule):
     """Channel vectors over a few rows; the ragged edges are masked."""
     decisions = (Decision("rows", "rows (of the next-to-last dimension) per tile"),)
 
-    def choose(self, k, t, fixed):
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         shape = k.root_shape
         return {"rows": pick(fixed, "rows", lambda: min(shape[-2], 8) if len(shape) >= 2 else 0)}
 
-    def facts(self, k, t, chosen):
+    def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         return {"rank": len(k.root_shape)}
 
-    def check(self, k, t, s):
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         shape = k.root_shape
         if len(shape) >= 2:
             require(1 <= s["rows"] <= shape[-2], "rows", s["rows"],
@@ -386,13 +380,13 @@ class Elementwise(Schedule):
         rank = s["rank"]
         return [1] * max(rank - 2, 0) + ([s["rows"]] if rank >= 2 else [])
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return self.leading(s) + [forall_channel(t)]
 
-    def inner_tiles(self, s, t, role):
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         return [0] * len(self.leading(s)) + [inner_channel(t)] if t.scalable else None
 
-    def vector_sizes(self, s, t, role):
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         # The main op of an elementwise chain (e.g. a batch norm) is elementwise too.
         return self.leading(s) + [channel_vector(t)]
 
@@ -402,5 +396,5 @@ class ScalarLoops(Schedule):
     and elementwise ops over ~1000 values), microseconds per call."""
     tiled = False
 
-    def choose(self, k, t, fixed):
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         return {}

@@ -1,12 +1,27 @@
 """A tiny builder for transform-dialect scripts, so schedules read as a list of steps."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence, Union
+
 ANY = "!transform.any_op"
 SERIAL = "sep.serial"
 PREFETCH = "sep.prefetch"   # on a reduction loop: its kernel's strategy allows prefetching
 
 
-def sizes_text(sizes) -> str:
+@dataclass(frozen=True)
+class Scalable:
+    """A size multiplied by the hardware's vscale, printed `[n]` in transform IR."""
+    base: int
+
+    def __str__(self) -> str:
+        return f"[{self.base}]"
+
+
+Sizes = Sequence[Union[int, Scalable]]   # tile or vector sizes, one per dimension
+
+
+def sizes_text(sizes: Sizes) -> str:
     """`[1, 8, [4], 3]`: scalable sizes print themselves as `[n]`."""
     return "[" + ", ".join(str(size) for size in sizes) + "]"
 
@@ -36,7 +51,7 @@ class Script:
         self.emit(f'{h} = transform.structured.match ops{{["{name}"]}} in %root : ({ANY}) -> {ANY}')
         return h
 
-    def tile(self, handle: str, sizes: list[int]) -> tuple[str, list[str]]:
+    def tile(self, handle: str, sizes: Sizes) -> tuple[str, list[str]]:
         """tile_using_for; returns the tiled op and the loops, outermost first."""
         loops = sum(1 for s in sizes if s)
         if loops == 0:
@@ -119,7 +134,7 @@ class Script:
         self.emit(f'{p} = transform.param.constant "{part}" -> !transform.any_param')
         self.emit(f'transform.annotate {handle} "sep.part" = {p} : {ANY}, !transform.any_param')
 
-    def vectorize(self, handle: str, sizes: list, named_contraction: bool = False,
+    def vectorize(self, handle: str, sizes: Sizes, named_contraction: bool = False,
                   full_tiles: bool = False) -> None:
         flags = (["create_named_contraction"] if named_contraction else []) + \
                 (["assume_dynamic_dims_match_vec_sizes"] if full_tiles else [])

@@ -24,6 +24,7 @@ from __future__ import annotations
 from ..targets import Target
 from .kernel import Kernel
 from .kinds import PREFETCH, Chosen, Fixed, Schedule, divides, pick
+from .script import Script, Sizes
 from .strategy import Decision, Strategy, require
 
 REST = "_rest"     # tag suffix of the parts of an odd last row
@@ -279,25 +280,25 @@ class Separable(Schedule):
     """Sizes for the root forall; the nested loops are built by `tile_fused`."""
     decisions = DECISIONS
 
-    def __init__(self, rank: int):
+    def __init__(self, rank: int) -> None:
         self.rank = rank          # spatial dims: 2 or 1
 
-    def choose(self, k, t, fixed):
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         return choose(k, t, fixed)
 
-    def facts(self, k, t, chosen):
+    def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         return {"window": window(k), "panel": panel_width(k)}
 
-    def check(self, k, t, s):
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         check(k, t, s)
 
-    def prefetches(self, s):
+    def prefetches(self, s: Strategy) -> bool:
         return bool(s["prefetch"])
 
     def spatial_tile(self, s: Strategy) -> list[int]:
         return [s["rows"], s["cols"]] if self.rank == 2 else [s["rows"] * s["pixels"]]
 
-    def root_tiles(self, s, t):
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         sizes = [1] + self.spatial_tile(s) + [s["tile_panels"], 0]
         return sizes + ([0] if s.root_role == "main" else [])
 
@@ -308,7 +309,8 @@ class Separable(Schedule):
             return [[0, pixels]]
         return [[0, 1, 0]] + ([[0, 0, pixels]] if (width or s["cols"]) > pixels else [])
 
-    def tile_fused(self, script, s, t, fused):
+    def tile_fused(self, script: Script, s: Strategy, t: Target,
+                   fused: dict[str, str]) -> bool:
         # The 1x1 conv: panel blocks, then rows; init and main fuse into both levels (the
         # rows of two-row blocks are tiled after the depthwise tile: tile_row_blocks).
         reduction = [0] if s.root_role == "main" else []
@@ -341,11 +343,11 @@ class Separable(Schedule):
             self.tile_row_blocks(script, s, fused)
         return True
 
-    def mark_reduction(self, script, s: Strategy, loops: list[str]) -> None:
+    def mark_reduction(self, script: Script, s: Strategy, loops: list[str]) -> None:
         if self.prefetches(s):
             script.mark_prefetch(loops[-1])
 
-    def tile_row_blocks(self, script, s: Strategy, fused: dict) -> None:
+    def tile_row_blocks(self, script: Script, s: Strategy, fused: dict[str, str]) -> None:
         """Register blocks of `block_rows` rows, with the bias and the activation fused into
         each block as in one-row blocks (in registers, one store per output): a loop over
         the blocks into which the chain fuses (the depthwise tile it reads is already a
@@ -365,13 +367,14 @@ class Separable(Schedule):
                     self.mark_reduction(script, s, loops)
                 script.annotate(op, s.part(role + suffix))
 
-    def extra_roles(self, s, t) -> list[str]:
+    def extra_roles(self, s: Strategy, t: Target) -> list[str]:
         if s["block_rows"] > 1 and s["rows"] % s["block_rows"]:
             return [r + REST for r in ("main", "init", "epilogue") if r in s.roles]
         return []
 
     @staticmethod
-    def nest(script, fused: dict, root: str, producers: list[str], levels: list[list[int]]) -> None:
+    def nest(script: Script, fused: dict[str, str], root: str, producers: list[str],
+             levels: list[list[int]]) -> None:
         """Serial loops, one per level of tile sizes, with the producers fused into each."""
         for sizes in levels:
             fused[root], loop = script.tile_forall(fused[root], sizes)
@@ -379,7 +382,7 @@ class Separable(Schedule):
                 fused[role], loop = script.fuse_into(fused[role], loop)
             script.mark_serial(loop)
 
-    def vector_sizes(self, s, t, role):
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
         # An odd tile's last row (REST) is one-row blocks of the same pixels and panels.
         block_rows = 1 if role.endswith(REST) else s["block_rows"]
         role = role.removesuffix(REST)

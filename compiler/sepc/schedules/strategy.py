@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, NoReturn, Union
 from mlir import ir
 
 from ..errors import UserError, where
-from ..passes.ir_util import walk_ops
+from ..passes.ir_util import named_attributes, walk_ops
 
 STRATEGY = "sep.strategy"
 
@@ -63,7 +63,7 @@ class Strategy:
 
     @property
     def roles(self) -> list[str]:
-        return list(self.values["roles"])
+        return list(self["roles"])
 
     def part(self, role: str) -> str:
         return f"{self.layer}:{role}"
@@ -93,7 +93,7 @@ def _attr(value: Value) -> ir.Attribute:
 
 
 def from_attr(attr: ir.Attribute) -> dict[str, Value]:
-    return {named.name: _value(named.attr) for named in ir.DictAttr(attr)}
+    return {named.name: _value(named.attr) for named in named_attributes(attr)}
 
 
 def _value(attr: ir.Attribute) -> Value:
