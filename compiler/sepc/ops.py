@@ -16,9 +16,10 @@ adding a row here and its lowering; docs/architecture.md has the checklist.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
+from mlir import ir
 
 from .frontend import shapes
 from .frontend.fields import (Field, SameAs, boolean, explicit_padding, one_of, positive_float,
@@ -26,12 +27,15 @@ from .frontend.fields import (Field, SameAs, boolean, explicit_padding, one_of, 
 from .frontend.weights import ParamSpec
 from .lowering import layers as lower
 from .lowering.activations import ACTIVATIONS
+from .lowering.builder import LayerBuilder
 from .passes import verify_rules
 
 InferFn = Callable[[dict[str, Any], list[shapes.Operand], Any], tuple[int, ...]]
 ParamsFn = Callable[[dict[str, Any], tuple[int, ...]], list[ParamSpec]]
 # kernel, per-output-channel scale -> the kernel with batch norm folded in (float64)
 FoldFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+VerifyFn = Callable[[ir.OpView], str | None]    # the problem with a sep op, or None
+LowerFn = Callable[[ir.OpView, LayerBuilder], ir.Value]
 
 
 def scale_filters(kernel: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -56,8 +60,8 @@ class Op:
     inputs_field: str = "input"     # "inputs" for add: a list of names, a variadic operand
     fuses_activation: bool = False  # a following activation layer becomes its own
     folds_batch_norm: FoldFn | None = None
-    verify: Callable[[Any], str | None] | None = None
-    lower: Callable[..., Any] | None = None   # None: a graph pass rewrites it away first
+    verify: VerifyFn | None = None
+    lower: LowerFn | None = None    # None: a graph pass rewrites it away first
     lowered_by: str = ""            # that pass, for ops without a lowering
     schedule_kinds: tuple[str, ...] = ()      # () only for ops that move data (pad, reshape)
 
@@ -206,9 +210,14 @@ def _by_sep_op() -> dict[str, SepOp]:
 BY_SEP_OP: dict[str, SepOp] = _by_sep_op()
 
 
-def sep_ops_where(predicate: Callable[[Op], Any]) -> tuple[str, ...]:
-    """The `sep` op names whose row satisfies `predicate` (for walk_ops)."""
-    return tuple(name for name, sep in BY_SEP_OP.items() if predicate(sep.row))
+T = TypeVar("T")
+
+
+def sep_ops_with(entry: Callable[[Op], T | None]) -> dict[str, T]:
+    """The `sep` op names whose row has `entry` (not None), with its value: the names for
+    walk_ops, the values to apply to the ops found."""
+    return {name: value for name, sep in BY_SEP_OP.items()
+            if (value := entry(sep.row)) is not None}
 
 
 def check_table() -> None:

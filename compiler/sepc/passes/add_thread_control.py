@@ -19,8 +19,9 @@ def setter_symbol(entry: str) -> str:
 
 
 def add_setters(module: ir.Operation, openmp: bool) -> None:
+    functions: list[func.FuncOp] = walk_ops(module, ("func.func",))
     entries = [ir.StringAttr(fn.attributes["sym_name"]).value
-               for fn in walk_ops(module, ("func.func",)) if not fn.is_external]
+               for fn in functions if not fn.is_external]
     i32 = ir.IntegerType.get_signless(32)
     body = module.regions[0].blocks[0]
     with ir.InsertionPoint(body), ir.Location.unknown():

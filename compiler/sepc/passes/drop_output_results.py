@@ -12,7 +12,7 @@ from .registry import module_pass
 VIEW_OPS = ("memref.expand_shape", "memref.collapse_shape", "memref.cast")
 
 
-def root_argument(value: ir.Value):
+def root_argument(value: ir.Value) -> ir.Value | None:
     """The function argument value is a view of, or None."""
     while (owner := defining_op(value)) is not None:
         if owner.name not in VIEW_OPS:
@@ -24,6 +24,7 @@ def root_argument(value: ir.Value):
 @module_pass("drop-output-results")
 def drop_output_results(module: ir.Operation) -> None:
     """Remove function results that are (views of) the function's own arguments."""
+    fn: func.FuncOp
     for fn in walk_ops(module, ("func.func",)):
         ret = fn.entry_block.operations[len(fn.entry_block.operations) - 1]
         if any(root_argument(v) is None for v in ret.operands):

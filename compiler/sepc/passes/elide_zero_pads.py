@@ -23,6 +23,7 @@ def all_zero(amounts: list[ir.Value]) -> ir.Value:
 @module_pass("elide-zero-pads")
 def elide_zero_pads(module: ir.Operation) -> None:
     """Where a tensor.pad's dynamic amounts are all zero, use its source instead."""
+    pad: tensor.PadOp
     for pad in walk_ops(module, ("tensor.pad",)):
         static = (list(ir.DenseI64ArrayAttr(pad.attributes["static_low"])) +
                   list(ir.DenseI64ArrayAttr(pad.attributes["static_high"])))

@@ -2,6 +2,8 @@
 inserted in the middle. Bufferized as it is, tensor.pad fills the whole buffer and then
 copies the input over most of it: every element written twice. Padding amounts may be
 dynamic (a pad tiled into a loop, whose borders exist only at the image's edges)."""
+from typing import Iterable, Sequence, Union
+
 from mlir import ir
 from mlir.dialects import arith, linalg, tensor
 
@@ -9,6 +11,8 @@ from .registry import module_pass
 from .ir_util import walk_ops
 
 DYNAMIC = ir.ShapedType.get_dynamic_size
+
+Mixed = Union[int, ir.Value]   # a static size or offset, or the Value of a dynamic one
 
 
 def constant_fill(pad: ir.OpView) -> ir.Value | None:
@@ -21,26 +25,27 @@ def constant_fill(pad: ir.OpView) -> ir.Value | None:
     return yielded
 
 
-def mixed(static: list[int], dynamic) -> list:
+def mixed(static: list[int], dynamic: Iterable[ir.Value]) -> list[Mixed]:
     """Static entries as ints, dynamic ones (the sentinel) as the next Value."""
     values = iter(dynamic)
     return [next(values) if s == DYNAMIC() else s for s in static]
 
 
-def split(entries: list) -> tuple[list, list[int]]:
+def split(entries: Sequence[Mixed]) -> tuple[list[ir.Value], list[int]]:
     """(dynamic Values, static ints with the sentinel where a Value goes)."""
     return ([e for e in entries if isinstance(e, ir.Value)],
             [DYNAMIC() if isinstance(e, ir.Value) else e for e in entries])
 
 
-def insert(source: ir.Value, dest: ir.Value, offsets: list, sizes: list) -> ir.Value:
+def insert(source: ir.Value, dest: ir.Value, offsets: Sequence[Mixed],
+           sizes: Sequence[Mixed]) -> ir.Value:
     dyn_offsets, static_offsets = split(offsets)
     dyn_sizes, static_sizes = split(sizes)
     return tensor.insert_slice(source, dest, dyn_offsets, dyn_sizes, [], static_offsets,
                                static_sizes, [1] * len(sizes))
 
 
-def minus(total: int, amount) -> object:
+def minus(total: int, amount: Mixed) -> Mixed:
     if isinstance(amount, int):
         return total - amount
     return arith.subi(arith.ConstantOp(ir.IndexType.get(), total).result, amount)
@@ -49,6 +54,7 @@ def minus(total: int, amount) -> object:
 @module_pass("fill-pad-borders")
 def fill_pad_borders(module: ir.Operation) -> None:
     """Rewrite tensor.pad ops with a constant value into border fills and an insert."""
+    pad: tensor.PadOp
     for pad in walk_ops(module, ("tensor.pad",)):
         value = constant_fill(pad)
         result_type = ir.RankedTensorType(pad.result.type)

@@ -1,6 +1,8 @@
 """fuse-activation: a standalone activation layer becomes the activation of the layer before
 it (an op whose table row says `fuses_activation`), so the lowering applies it in
 registers before the store."""
+from typing import TypeGuard
+
 from mlir import ir
 
 from ..ops import BY_SEP_OP
@@ -8,8 +10,10 @@ from .ir_util import defining_op, string_attr, use_count, walk_ops
 from .registry import module_pass
 
 
-def takes_activation(producer: ir.OpView | None) -> bool:
-    sep = BY_SEP_OP.get(producer.name) if producer is not None else None
+def takes_activation(producer: ir.OpView | None) -> TypeGuard[ir.OpView]:
+    if producer is None:
+        return False
+    sep = BY_SEP_OP.get(producer.name)
     return (sep is not None and sep.row.fuses_activation and use_count(producer.result) == 1
             and string_attr(producer, "activation") == "linear")
 

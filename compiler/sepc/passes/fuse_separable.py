@@ -18,9 +18,9 @@ def panel_of(pw: ir.OpView) -> int:
     return ir.IntegerAttr(pw.attributes[FUSED]).value
 
 
-def fusible(pw: ir.OpView, panel: int) -> bool:
-    dw = defining_op(pw.operands[0])
-    if dw is None or dw.name != DEPTHWISE_OF[pw.name] or use_count(dw.result) != 1:
+def fusible(pw: ir.OpView, dw: ir.OpView, panel: int) -> bool:
+    """Whether the 1x1 conv pw and the op dw feeding it can be one kernel."""
+    if dw.name != DEPTHWISE_OF[pw.name] or use_count(dw.result) != 1:
         return False
     pw_kernel = shape_of(pw.operands[1])
     dw_kernel = shape_of(dw.operands[1])
@@ -39,7 +39,8 @@ def fuse_separable(module: ir.Operation, *, panel_filters: int = 16) -> None:
     panel_filters: filters per panel of packed 1x1 weights, one cache line of f32, so a
     register block reads whole contiguous lines whatever the filter count."""
     for pw in walk_ops(module, tuple(DEPTHWISE_OF)):
-        if fusible(pw, panel_filters):
+        dw = defining_op(pw.operands[0])
+        if dw is not None and fusible(pw, dw, panel_filters):
             pw.attributes[FUSED] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64),
                                                       panel_filters)
-            defining_op(pw.operands[0]).attributes[FUSED_PRODUCER] = ir.UnitAttr.get()
+            dw.attributes[FUSED_PRODUCER] = ir.UnitAttr.get()

@@ -11,6 +11,7 @@ stores of that dimension. Any other copy becomes a linalg.copy (loops).
 """
 import math
 from contextlib import contextmanager
+from typing import Iterator
 
 from mlir import ir
 from mlir.dialects import arith, linalg, memref, scf, vector
@@ -41,7 +42,7 @@ def static(t: ir.MemRefType) -> bool:
 
 
 @contextmanager
-def loop_nest(source: ir.Value, dims: int):
+def loop_nest(source: ir.Value, dims: int) -> Iterator[list[ir.Value]]:
     """scf.for loops over `source`'s first `dims` dims (none for a static size 1); yields
     one index per dim (the induction variable, or 0) with the insertion point inside."""
     t = ir.MemRefType(source.type)

@@ -13,12 +13,12 @@ from mlir import ir
 from mlir.dialects import bufferization, func
 
 from ..lowering.builder import LayerBuilder
-from ..ops import BY_SEP_OP, sep_ops_where
+from ..ops import BY_SEP_OP, sep_ops_with
 from .fuse_separable import FUSED_PRODUCER
 from .ir_util import layer_name, walk_ops
 from .registry import module_pass
 
-LOWERED_OPS = sep_ops_where(lambda row: row.lower)
+LOWERINGS = sep_ops_with(lambda row: row.lower)
 
 
 def add_output_arguments(fn: func.FuncOp) -> list[ir.Value]:
@@ -37,24 +37,25 @@ def add_output_arguments(fn: func.FuncOp) -> list[ir.Value]:
 @module_pass("lower-to-linalg")
 def lower_to_linalg(module: ir.Operation) -> None:
     """Lower every sep op to Linalg on tensors, writing graph outputs in place."""
+    fn: func.FuncOp
     for fn in walk_ops(module, ("func.func",)):
         outs = add_output_arguments(fn)
         ret = fn.entry_block.operations[len(fn.entry_block.operations) - 1]
-        first_output_of = {}          # a returned value -> the first output slot it fills
+        first_output_of: dict[ir.Value, int] = {}   # a returned value -> the first slot it fills
         for index, value in enumerate(ret.operands):
             first_output_of.setdefault(value, index)
-        in_place = set()               # output slots whose layer computed into them
-        for position, op in enumerate(walk_ops(fn.operation, LOWERED_OPS)):
+        in_place: set[int | None] = set()   # output slots whose layer computed into them
+        for position, op in enumerate(walk_ops(fn.operation, tuple(LOWERINGS))):
             if FUSED_PRODUCER in op.attributes:
                 continue              # lowered with its consumer, by lower_separable
-            index = first_output_of.get(op.result)
+            slot = first_output_of.get(op.result)
             row = BY_SEP_OP[op.name].row
             builder = LayerBuilder(layer_name(op, position), row.schedule_kinds,
-                                   None if index is None else outs[index])
+                                   None if slot is None else outs[slot])
             with ir.InsertionPoint(op), op.location:
-                result = row.lower(op, builder)
+                result = LOWERINGS[op.name](op, builder)
             if builder.used_dest:
-                in_place.add(index)
+                in_place.add(slot)
             op.result.replace_all_uses_with(result)
             op.erase()
         # An output computed in its own buffer is returned as is (bufferization then drops

@@ -15,8 +15,10 @@ script marks their reduction loops `sep.prefetch`, and only marked loops are rew
 A batch-1 dense layer (MobileNetV1's 1024x1000 head, 4 MB) reads a 1 KiB run of each
 4 KiB weight row per step, a new page each time, where hardware prefetchers stop: from
 DRAM it took 0.22 ms, 0.16 ms with the rows prefetched (the network 1% faster)."""
+from typing import Iterator
+
 from mlir import ir
-from mlir.dialects import arith, memref
+from mlir.dialects import arith, memref, scf, vector
 
 from ..schedules.script import PREFETCH
 from .ir_util import walk_ops
@@ -26,7 +28,7 @@ from .registry import module_pass
 L2_LOCALITY = 2
 
 
-def panel_reads(loop: ir.OpView):
+def panel_reads(loop: scf.ForOp) -> Iterator[tuple[vector.TransferReadOp, int]]:
     """(read, panels per block) for each vector read of packed panels (a rank-3 global
     constant) in the loop's body that steps its channel index with the loop."""
     step = loop.induction_variable
@@ -47,7 +49,7 @@ def panel_reads(loop: ir.OpView):
         yield op, ir.VectorType(op.result.type).shape[dims.index("d0")]
 
 
-def weight_row_reads(loop: ir.OpView):
+def weight_row_reads(loop: scf.ForOp) -> Iterator[tuple[memref.SubViewOp, int]]:
     """(subview, columns) for each row of a rank-2 global constant (a dense layer's K x N
     weights) that the loop's body views at the loop's step, then reads as a vector."""
     step = loop.induction_variable
@@ -56,7 +58,8 @@ def weight_row_reads(loop: ir.OpView):
             continue
         source = op.source
         while isinstance(source, ir.OpResult) and source.owner.operation.name == "memref.subview":
-            source = source.owner.source
+            view: memref.SubViewOp = source.owner
+            source = view.source
         if not (isinstance(source, ir.OpResult)
                 and source.owner.operation.name == "memref.get_global"):
             continue
@@ -81,6 +84,7 @@ def prefetch_next_panels(module: ir.Operation, *, rows_ahead: int = 8,
     rows_ahead: how many rows ahead a dense layer's weight rows are prefetched.
     line_floats: f32 per cache line (one prefetch per line of a row)."""
     index = ir.IndexType.get()
+    loop: scf.ForOp
     for loop in walk_ops(module, ("scf.for",)):
         if PREFETCH not in loop.attributes:
             continue

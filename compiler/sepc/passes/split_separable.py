@@ -15,7 +15,7 @@ def split_separable(module: ir.Operation) -> None:
     """Split each separable conv into sep.depthwise_conv and a 1x1 sep.conv."""
     for position, op in enumerate(walk_ops(module, tuple(DEPTHWISE_OF))):
         x, dw_kernel, pw_kernel, bias = op.operands
-        rank = len(op.attributes["strides"])
+        rank = len(ir.DenseI64ArrayAttr(op.attributes["strides"]))
         mid_shape = shape_of(op.result)[:-1] + [shape_of(pw_kernel)[-2]]
         name = layer_name(op, position)
         with ir.InsertionPoint(op), ir.Location.name(f"{name}/depthwise"):

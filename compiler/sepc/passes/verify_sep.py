@@ -3,7 +3,7 @@ name them: passes/verify_rules.py)."""
 from mlir import ir
 
 from ..errors import InternalError
-from ..ops import BY_SEP_OP, sep_ops_where
+from ..ops import sep_ops_with
 from .ir_util import walk_ops
 from .registry import module_pass
 
@@ -11,7 +11,8 @@ from .registry import module_pass
 @module_pass("verify-sep")
 def verify_sep(module: ir.Operation) -> None:
     """Check kernel, bias and result shapes of every sep op."""
-    for op in walk_ops(module, sep_ops_where(lambda row: row.verify)):
-        problem = BY_SEP_OP[op.name].row.verify(op)
+    rules = sep_ops_with(lambda row: row.verify)
+    for op in walk_ops(module, tuple(rules)):
+        problem = rules[op.name](op)
         if problem:
             raise InternalError(f"invalid {op.name} at {op.location}: {problem}")
