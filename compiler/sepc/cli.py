@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from .errors import InternalError, UserError
 
@@ -11,7 +12,7 @@ from .errors import InternalError, UserError
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports usage errors as UserError (exit 2, one line) like all input errors."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UserError(f"sepc: {message} (see 'sepc {self.prog.split()[-1]} --help')")
 
 
@@ -89,7 +90,7 @@ def parse_inputs(pairs: list[str]) -> dict[str, str]:
     return inputs
 
 
-def command_run(args) -> None:
+def command_run(args: argparse.Namespace) -> None:
     from .run import run_manifest
     run_manifest(args.manifest, parse_inputs(args.input), args.output_dir, args.sve_vl)
 
@@ -121,27 +122,28 @@ def optimize(path: str, steps: list[tuple[str, str]]) -> str:
         raise UserError(f"{path}: cannot read: {e.strerror}") from None
     with make_context():
         try:
-            specs = [(kind, parse_pipeline(what) if kind == "sepc" else what)
-                     for kind, what in steps]
+            # each step: sepc's passes, parsed, or an upstream pipeline's text
+            specs = [parse_pipeline(what) if kind == "sepc" else what for kind, what in steps]
         except UserError as e:
             raise UserError(f"sepc opt: --passes: {e}") from None
         try:
             module = ir.Module.parse(text)
-        except ir.MLIRError as e:
+        # ir.MLIRError is attached by mlir._mlir_libs as it loads; the stubs do not list it.
+        except ir.MLIRError as e:  # type: ignore[attr-defined]
             raise UserError(f"{path}: invalid IR: {e}") from None
-        for kind, what in specs:
-            if kind == "sepc":
-                run_passes(module, what)
+        for spec in specs:
+            if not isinstance(spec, str):
+                run_passes(module, spec)
                 continue
             try:
-                pm = PassManager.parse(what)
+                pm = PassManager.parse(spec)
             except ValueError as e:
-                raise UserError(f"--pass-pipeline {what!r}: {e}") from None
+                raise UserError(f"--pass-pipeline {spec!r}: {e}") from None
             pm.run(module.operation)
         return str(module)
 
 
-def command_import(args) -> None:
+def command_import(args: argparse.Namespace) -> None:
     from .importers import import_model
     print(import_model(args.source, args.format, args.out_dir))
 

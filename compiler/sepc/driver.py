@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import cast
 
 from mlir import ir
 
@@ -69,7 +70,8 @@ def emit(model_path: str, stage: str, target: str = "host", random_weights: int 
         if stage == "strategy":
             return describe(c.module.operation)
         if stage in STAGE_NAMES:
-            return c.module.operation.get_asm(large_elements_limit=ELIDE_CONSTANTS_OVER)
+            # Text: the stubs type get_asm as object, for its binary=True form (bytes).
+            return cast(str, c.module.operation.get_asm(large_elements_limit=ELIDE_CONSTANTS_OVER))
         with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
             ll = llvm_ir(c, Path(tmp), text=stage == "llvm-ir")
             if stage == "llvm-ir":

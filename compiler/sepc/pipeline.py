@@ -9,7 +9,7 @@ the plain untiled lowering the benchmarks compare against.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Union
 
 from mlir import ir
 from mlir.dialects.transform import interpreter
@@ -32,30 +32,55 @@ class Compilation:
 
 
 @dataclass(frozen=True)
-class Step:
-    kind: str                     # "passes" | "mlir" | "transform" | "weights" | "strategy"
-    what: object                  # PassSpecs | pipeline text | script generator
+class Passes:
+    """Declared sepc passes with their options."""
+    specs: list[PassSpec]
+
+
+@dataclass(frozen=True)
+class SelectStrategy:
+    """select-strategy, its options the compilation's target and strategy file."""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """An upstream MLIR pass pipeline on the module."""
+    text: str
+
+
+@dataclass(frozen=True)
+class ExtractWeights:
+    """The large constants moved out of the IR (weights_object.py)."""
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A transform script generated from the compilation (skipped by the schedule "none")."""
+    script: Callable[[Compilation], str]
+
+
+Step = Union[Passes, SelectStrategy, Pipeline, ExtractWeights, Transform]
 
 
 def passes(*specs: str | PassSpec) -> Step:
-    return Step("passes", [PassSpec(s) if isinstance(s, str) else s for s in specs])
+    return Passes([PassSpec(s) if isinstance(s, str) else s for s in specs])
 
 
 def select_strategy() -> Step:
     """select-strategy for the compilation's target and strategy file."""
-    return Step("strategy", None)
+    return SelectStrategy()
 
 
 def mlir(pipeline: str) -> Step:
-    return Step("mlir", pipeline)
+    return Pipeline(pipeline)
 
 
 def extract_weights() -> Step:
-    return Step("weights", None)
+    return ExtractWeights()
 
 
 def transform(script: Callable[[Compilation], str]) -> Step:
-    return Step("transform", script)
+    return Transform(script)
 
 
 @dataclass(frozen=True)
@@ -142,18 +167,18 @@ def entry_name(module: ir.Module) -> str:
 
 
 def run_step(c: Compilation, step: Step) -> None:
-    if step.kind == "passes":
-        run_passes(c.module, step.what)
-    elif step.kind == "mlir":
-        PassManager.parse(f"builtin.module({step.what})").run(c.module.operation)
-    elif step.kind == "weights":
+    if isinstance(step, Passes):
+        run_passes(c.module, step.specs)
+    elif isinstance(step, Pipeline):
+        PassManager.parse(f"builtin.module({step.text})").run(c.module.operation)
+    elif isinstance(step, ExtractWeights):
         c.weights = externalize_weights(c.module, entry_name(c.module))
-    elif step.kind == "strategy":
+    elif isinstance(step, SelectStrategy):
         if c.schedule != "none":
             run_passes(c.module, [PassSpec("select-strategy", {"target": c.target.name,
                                                                "strategy-file": c.strategy_file})])
     elif c.schedule != "none":
-        apply_transform(c.module, step.what(c))
+        apply_transform(c.module, step.script(c))
 
 
 def run_until(c: Compilation, last: str) -> None:

@@ -39,7 +39,7 @@ def load_model(path: str, random_weights_seed: int | None = None) -> Graph:
     path = os.fspath(path)
     document = _read_json(path)
     top = Site(path)
-    if not isinstance(document, dict):
+    if not isinstance(document, JsonObject):
         top.fail(show(document), "a JSON object with fields " + ", ".join(TOP_LEVEL_FIELDS))
     # The version comes first: a newer file should be told so, not flooded with field errors.
     _check_version(document.get("sepc", MISSING), top.at("sepc"))
@@ -130,7 +130,7 @@ def _check_element_count(shape: tuple[int, ...], site: Site, what: str) -> None:
 
 
 def _parse_inputs(value: Any, site: Site) -> list[TensorSpec]:
-    if not isinstance(value, dict) or not value:
+    if not isinstance(value, JsonObject) or not value:
         site.fail(show(value), 'a non-empty object: name -> {"shape": [...], "dtype": "float32"}')
     _check_unique_keys(value, site, prefix="inputs.")
     return [_parse_input(name, entry, site.at(f"inputs.{name}")) for name, entry in value.items()]
@@ -139,7 +139,7 @@ def _parse_inputs(value: Any, site: Site) -> list[TensorSpec]:
 def _parse_input(name: str, entry: Any, site: Site) -> TensorSpec:
     if not name:
         site.fail("an empty name", "a non-empty input name")
-    if not isinstance(entry, dict):
+    if not isinstance(entry, JsonObject):
         site.fail(show(entry), 'an object {"shape": [...], "dtype": "float32"}')
     _check_keys(entry, site, ("shape", "dtype"), prefix=f"inputs.{name}.")
     shape = entry.get("shape", MISSING)
@@ -193,7 +193,7 @@ def _parse_layers(value: Any, path: str,
                    if isinstance(raw, dict) and isinstance(raw.get("name"), str)}
     layers = []
     for index, raw in enumerate(value):
-        layer, specs = _parse_layer(raw, Site(path, _display_name(raw), index), values, layer_names)
+        layer, specs = _parse_layer(raw, path, index, values, layer_names)
         values[layer.name] = layer.out_shape
         layers.append((layer, specs))
     return layers
@@ -204,9 +204,10 @@ def _display_name(raw: Any) -> str:
     return name if isinstance(name, str) and name else "?"
 
 
-def _parse_layer(raw: Any, site: Site, values: dict[str, tuple[int, ...]],
-                 layer_names: set) -> tuple[Layer, list[ParamSpec]]:
-    if not isinstance(raw, dict):
+def _parse_layer(raw: Any, path: str, index: int, values: dict[str, tuple[int, ...]],
+                 layer_names: set[str]) -> tuple[Layer, list[ParamSpec]]:
+    site = Site(path, _display_name(raw), index)
+    if not isinstance(raw, JsonObject):
         site.fail(show(raw), 'a layer object {"name": ..., "op": ..., ...}')
     name = raw.get("name", MISSING)
     if not (isinstance(name, str) and name):
@@ -227,13 +228,13 @@ def _parse_layer(raw: Any, site: Site, values: dict[str, tuple[int, ...]],
     params = spec.params(attrs, operands[0][1])
     for param in params:
         _check_element_count(param.shape, site.at(f"{name}/{param.name}"), "parameter shape")
-    layer = Layer(index=site.index, name=name, op=op, inputs=[n for n, _ in operands],
+    layer = Layer(index=index, name=name, op=op, inputs=[n for n, _ in operands],
                   attrs=attrs, out_shape=out_shape)
     return layer, params
 
 
 def _parse_operands(raw: dict, spec: Op, site: Site, values: dict[str, tuple[int, ...]],
-                    layer_names: set, own_name: str) -> list[Operand]:
+                    layer_names: set[str], own_name: str) -> list[Operand]:
     if spec.inputs_field == "inputs":
         names = raw.get("inputs", MISSING)
         if not (isinstance(names, list) and len(names) >= 2):
@@ -248,7 +249,7 @@ def _parse_operands(raw: dict, spec: Op, site: Site, values: dict[str, tuple[int
     return operands
 
 
-def _resolve(name: Any, site: Site, values: dict[str, tuple[int, ...]], layer_names: set,
+def _resolve(name: Any, site: Site, values: dict[str, tuple[int, ...]], layer_names: set[str],
              own_name: str) -> tuple[int, ...]:
     expected = "the name of an input or an earlier layer"
     if not isinstance(name, str):

@@ -62,7 +62,7 @@ def attach_npz_params(layers: list[tuple[Layer, list[ParamSpec]]], npz_path: str
             _fail_unexpected(npz_path, min(keys), layers)
 
 
-def _open_npz(npz_path: str, model_path: str):
+def _open_npz(npz_path: str, model_path: str) -> np.lib.npyio.NpzFile:
     try:
         archive = np.load(npz_path, allow_pickle=False)
     except FileNotFoundError:
@@ -76,7 +76,7 @@ def _open_npz(npz_path: str, model_path: str):
     return archive
 
 
-def _checked_array(archive, key: str, spec: ParamSpec, layer: Layer,
+def _checked_array(archive: np.lib.npyio.NpzFile, key: str, spec: ParamSpec, layer: Layer,
                    npz_path: str) -> np.ndarray:
     prefix = where(npz_path, layer.name, layer.index, key)
     try:

@@ -143,7 +143,9 @@ class ModelBuilder:
             fd, tmp_npz = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".npz", dir=out_dir)
             staged.append(tmp_npz)
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.live_weights())
+                # mypy matches the unpacked names against savez's bool allow_pickle too;
+                # they are LAYER/PARAM keys.
+                np.savez(f, **self.live_weights())  # type: ignore[arg-type]
             fd, tmp_json = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".json", dir=out_dir)
             staged.append(tmp_json)
             with os.fdopen(fd, "w") as f:

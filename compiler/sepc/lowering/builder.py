@@ -67,7 +67,9 @@ class LayerBuilder:
             return value
         if activation == "softmax":
             return softmax(value, value, self)
-        return self.tag(in_place(value, ACTIVATIONS[activation].body), "epilogue", kernel)
+        body = ACTIVATIONS[activation].body
+        assert body is not None    # only linear and softmax have none
+        return self.tag(in_place(value, body), "epilogue", kernel)
 
     def convolve(self, main: ir.Value, activation: str, kernel: str) -> ir.Value:
         """Tag `main` and finish the chain: the epilogue, or main itself, is the root."""

@@ -4,20 +4,21 @@ the op becomes a chain of Linalg ops on tensors, built and tagged with a LayerBu
 from __future__ import annotations
 
 import math as pymath
+from typing import Sequence
 
 import numpy as np
 from mlir import ir
 from mlir.dialects import arith, linalg, tensor
 
 from ..passes.fuse_separable import FUSED, panel_of
-from ..passes.ir_util import (batch_norm_affine, constant_array, defining_op, int_array,
-                              is_zero_constant, shape_of, string_attr, tensor_constant)
+from ..passes.ir_util import (batch_norm_affine, constant_array, int_array, is_zero_constant,
+                              shape_of, string_attr, tensor_constant)
 from .activations import ACTIVATIONS, F32_LOWEST, softmax
 from .builder import LayerBuilder
 from .values import collapse_to_2d, elementwise, empty, expand_from_2d, f32, f32_const, tag
 
 
-def pad(value: ir.Value, pairs, fill: float = 0.0) -> ir.Value:
+def pad(value: ir.Value, pairs: Sequence[tuple[int, int]], fill: float = 0.0) -> ir.Value:
     """tensor.pad of the spatial dims (between batch and channels); a no-op without padding."""
     if not any(b or a for b, a in pairs):
         return value
@@ -33,7 +34,7 @@ def pad(value: ir.Value, pairs, fill: float = 0.0) -> ir.Value:
     return op.result
 
 
-def padding_pairs(op) -> list[tuple[int, int]]:
+def padding_pairs(op: ir.OpView) -> list[tuple[int, int]]:
     flat = int_array(op, "padding")
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
@@ -48,7 +49,7 @@ def replicate_channels(x: ir.Value, multiplier: int, layer: str) -> ir.Value:
     out_map = ir.AffineMap.get_identity(rank + 1)
 
     @linalg.generic([x], [wide], [in_map, out_map], [linalg.IteratorType.parallel] * (rank + 1))
-    def replicated(v, _o):
+    def replicated(v: ir.Value, _o: ir.Value) -> ir.Value:
         return v
 
     tag(replicated, layer, "replicate")
@@ -59,7 +60,7 @@ def replicate_channels(x: ir.Value, multiplier: int, layer: str) -> ir.Value:
 
 # --- per-op lowerings -------------------------------------------------------------------
 
-def lower_depthwise(op, b: LayerBuilder) -> ir.Value:
+def lower_depthwise(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     x, kernel_value, bias = op.operands
     kernel = constant_array(kernel_value)
     multiplier = kernel.shape[-1]
@@ -84,12 +85,12 @@ def lower_depthwise(op, b: LayerBuilder) -> ir.Value:
     return b.convolve(main, activation, f"depthwise{spatial}d")
 
 
-def is_pointwise(op) -> bool:
+def is_pointwise(op: ir.OpView) -> bool:
     kernel_shape = shape_of(op.operands[1])
     return all(k == 1 for k in kernel_shape[:-2]) and not any(int_array(op, "padding"))
 
 
-def lower_pointwise(op, b: LayerBuilder) -> ir.Value:
+def lower_pointwise(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     """A 1x1 conv is a matmul over (N*H*W, C) x (C, F); strides subsample the input first."""
     x, kernel_value, bias = op.operands
     strides = int_array(op, "strides")
@@ -106,7 +107,7 @@ def lower_pointwise(op, b: LayerBuilder) -> ir.Value:
 
 
 def matmul_layer(rows: ir.Value, weights: ir.Value, bias: ir.Value, activation: str,
-                 out_shape, b: LayerBuilder) -> ir.Value:
+                 out_shape: list[int], b: LayerBuilder) -> ir.Value:
     flat_shape = [int(np.prod(out_shape[:-1])), out_shape[-1]]
     init = b.bias_init(bias, flat_shape)
     main = linalg.matmul(rows, weights, outs=[init])
@@ -114,7 +115,7 @@ def matmul_layer(rows: ir.Value, weights: ir.Value, bias: ir.Value, activation: 
     return result if len(out_shape) == 2 else expand_from_2d(result, out_shape)
 
 
-def lower_separable(op, b: LayerBuilder) -> ir.Value:
+def lower_separable(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     """A 1x1 conv and the depthwise conv feeding it, as one kernel: the schedule tiles the
     1x1 conv's output and computes the depthwise tile it reads inside the same tile.
 
@@ -122,7 +123,7 @@ def lower_separable(op, b: LayerBuilder) -> ir.Value:
     with its weights packed at compile time as (F/P, C, P), P filters a panel (fuse-
     separable's choice, one cache line of f32): the panel of weights a register block
     reads over the whole reduction is one contiguous stretch of memory."""
-    depthwise = defining_op(op.operands[0])
+    depthwise = op.operands[0].owner    # the op fuse-separable marked
     mid = lower_depthwise(depthwise, LayerBuilder(b.layer, b.kinds, prefix="dw_"))
     depthwise.result.replace_all_uses_with(mid)
     depthwise.erase()
@@ -146,14 +147,14 @@ def lower_separable(op, b: LayerBuilder) -> ir.Value:
     panel, lane, channel = rank - 1, rank, rank + 1
     dims = rank + 2
 
-    def affine(*positions):
+    def affine(*positions: int) -> ir.AffineMap:
         return ir.AffineMap.get(dims, 0, [ir.AffineDimExpr.get(p) for p in positions])
 
     maps = [affine(*pixel, channel), affine(panel, channel, lane), affine(*pixel, panel, lane)]
     iterators = [linalg.IteratorType.parallel] * (dims - 1) + [linalg.IteratorType.reduction]
 
     @linalg.generic([mid, packed], [init], maps, iterators)
-    def main(x, w, acc):
+    def main(x: ir.Value, w: ir.Value, acc: ir.Value) -> ir.Value:
         return arith.addf(acc, arith.mulf(x, w))
 
     spatial = rank - 2
@@ -161,7 +162,7 @@ def lower_separable(op, b: LayerBuilder) -> ir.Value:
     return tensor.collapse_shape(op.result.type, result, groups)
 
 
-def lower_conv(op, b: LayerBuilder) -> ir.Value:
+def lower_conv(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     if FUSED in op.attributes:
         return lower_separable(op, b)
     if is_pointwise(op):
@@ -177,13 +178,13 @@ def lower_conv(op, b: LayerBuilder) -> ir.Value:
     return b.convolve(main, activation, f"conv{spatial}d")
 
 
-def lower_dense(op, b: LayerBuilder) -> ir.Value:
+def lower_dense(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     x, kernel, bias = op.operands
     rows = x if len(shape_of(x)) == 2 else collapse_to_2d(x)
     return matmul_layer(rows, kernel, bias, string_attr(op, "activation"), shape_of(op.result), b)
 
 
-def lower_batch_norm(op, b: LayerBuilder) -> ir.Value:
+def lower_batch_norm(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     """A batch norm with nothing to fold into: x * scale + shift per channel."""
     scale, shift = batch_norm_affine(op)
     shape = shape_of(op.result)
@@ -202,7 +203,7 @@ def finish_elementwise(out: ir.Value, activation: str, b: LayerBuilder) -> ir.Va
     return b.activate(out, activation, "elementwise")
 
 
-def lower_activation(op, b: LayerBuilder) -> ir.Value:
+def lower_activation(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     """A standalone activation (its input has other uses): out of place."""
     x = op.operands[0]
     activation = string_attr(op, "activation")
@@ -210,17 +211,19 @@ def lower_activation(op, b: LayerBuilder) -> ir.Value:
         return x
     if activation == "softmax":
         return softmax(x, b.final_init(shape_of(x)), b)
-    out = elementwise([x], b.final_init(shape_of(x)), ACTIVATIONS[activation].body)
+    body = ACTIVATIONS[activation].body
+    assert body is not None    # only linear and softmax have none
+    out = elementwise([x], b.final_init(shape_of(x)), body)
     return b.tag(out, "main", "elementwise")
 
 
-def lower_add(op, b: LayerBuilder) -> ir.Value:
+def lower_add(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     inputs = list(op.operands)
     shape = shape_of(op.result)
     activation = string_attr(op, "activation")
     body = ACTIVATIONS[activation].body or (lambda v: v)  # softmax: applied after
 
-    def total(*values):
+    def total(*values: ir.Value) -> ir.Value:
         acc = values[0]
         for v in values[1:]:
             acc = arith.addf(acc, v)
@@ -233,15 +236,15 @@ def lower_add(op, b: LayerBuilder) -> ir.Value:
     return b.tag(out, "main", "elementwise")
 
 
-def lower_zero_padding(op, b: LayerBuilder) -> ir.Value:
+def lower_zero_padding(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     return pad(op.operands[0], padding_pairs(op))
 
 
-def window_attrs(op):
+def window_attrs(op: ir.OpView) -> tuple[list[int], list[int]]:
     return int_array(op, "pool_size"), int_array(op, "strides")
 
 
-def lower_max_pool(op, b: LayerBuilder) -> ir.Value:
+def lower_max_pool(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     pool, strides = window_attrs(op)
     x = pad(op.operands[0], padding_pairs(op), fill=F32_LOWEST)
     init = linalg.fill(f32_const(F32_LOWEST), outs=[b.final_init(shape_of(op.result))])
@@ -250,21 +253,21 @@ def lower_max_pool(op, b: LayerBuilder) -> ir.Value:
     return b.tag(out, "main", "pool2d")
 
 
-def real_element_counts(op) -> np.ndarray:
+def real_element_counts(op: ir.OpView) -> np.ndarray:
     """How many unpadded input elements each output window covers, per (oh, ow)."""
     (kh, kw), (sh, sw) = window_attrs(op)
     (top, _), (left, _) = padding_pairs(op)
     _, height, width, _ = shape_of(op.operands[0])
     _, out_h, out_w, _ = shape_of(op.result)
 
-    def covered(size, out, k, stride, before):
+    def covered(size: int, out: int, k: int, stride: int, before: int) -> np.ndarray:
         starts = np.arange(out) * stride - before
         return np.clip(starts + k, 0, size) - np.clip(starts, 0, size)
 
     return np.outer(covered(height, out_h, kh, sh, top), covered(width, out_w, kw, sw, left))
 
 
-def lower_avg_pool(op, b: LayerBuilder) -> ir.Value:
+def lower_avg_pool(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     pool, strides = window_attrs(op)
     x = pad(op.operands[0], padding_pairs(op))
     shape = shape_of(op.result)
@@ -278,7 +281,7 @@ def lower_avg_pool(op, b: LayerBuilder) -> ir.Value:
     return b.tag(out, "epilogue", "pool2d")
 
 
-def lower_global_avg_pool(op, b: LayerBuilder) -> ir.Value:
+def lower_global_avg_pool(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     x = op.operands[0]
     shape = shape_of(x)
     rank = len(shape)
@@ -292,7 +295,7 @@ def lower_global_avg_pool(op, b: LayerBuilder) -> ir.Value:
     init = b.tag(linalg.fill(f32_const(0.0), outs=[empty([batch, channels])]), "reduce_init")
 
     @linalg.generic([x], [init], [ir.AffineMap.get_identity(rank), out_map], iterators)
-    def sums(v, acc):
+    def sums(v: ir.Value, acc: ir.Value) -> ir.Value:
         return arith.addf(v, acc)
 
     b.tag(sums, "reduce")
@@ -308,7 +311,7 @@ def lower_global_avg_pool(op, b: LayerBuilder) -> ir.Value:
     return tensor.expand_shape(op.result.type, out, groups, [], result_shape)
 
 
-def lower_reshape(op, b: LayerBuilder) -> ir.Value:
+def lower_reshape(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     x = op.operands[0]
     in_shape, out_shape = shape_of(x), shape_of(op.result)
     flat_type = ir.RankedTensorType.get([in_shape[0], int(np.prod(in_shape[1:]))], f32())
