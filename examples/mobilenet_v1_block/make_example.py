@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Regenerate the shipped example: one MobileNetV1 block on a 1x32x32x16 input
+r"""Regenerate the shipped example: one MobileNetV1 block on a 1x32x32x16 input
 (depthwise 3x3 + batch norm + relu6, pointwise 16->32 + batch norm + relu6).
 
 Writes model.json, weights.npz and input.x.npy beside this script, deterministically
 (seed 0), small enough to commit. Then:
 
     sepc compile examples/mobilenet_v1_block/model.json --target host -o build
-    sepc run build/mobilenet_v1_block.json --input x=examples/mobilenet_v1_block/input.x.npy --output-dir out
+    sepc run build/mobilenet_v1_block.json \
+        --input x=examples/mobilenet_v1_block/input.x.npy --output-dir out
 """
 import json
 from pathlib import Path
@@ -25,10 +26,12 @@ MODEL = {
     "layers": [
         {"name": "dw", "op": "depthwise_conv2d", "input": "x", "kernel_size": [3, 3],
          "strides": [1, 1], "padding": "same", "depth_multiplier": 1, "use_bias": False},
-        {"name": "dw_bn", "op": "batch_norm", "input": "dw", "epsilon": 0.001, "activation": "relu6"},
+        {"name": "dw_bn", "op": "batch_norm", "input": "dw", "epsilon": 0.001,
+         "activation": "relu6"},
         {"name": "pw", "op": "conv2d", "input": "dw_bn", "filters": FILTERS, "kernel_size": [1, 1],
          "use_bias": False},
-        {"name": "pw_bn", "op": "batch_norm", "input": "pw", "epsilon": 0.001, "activation": "relu6"},
+        {"name": "pw_bn", "op": "batch_norm", "input": "pw", "epsilon": 0.001,
+         "activation": "relu6"},
     ],
     "outputs": ["pw_bn"],
 }

@@ -89,7 +89,8 @@ def command(name: str) -> str:
 # `lit --param sepc="CMD"` runs the tests against another sepc command (an installed
 # `sepc`, a wrapper that patches the compiler to check that the tests catch a fault, ...).
 config.substitutions.append(("%sepc", lit_config.params.get("sepc", f"{python} -m sepc")))
-config.substitutions.append(("%exit-code", f"{python} {config.test_source_root}/tools/exit_code.py"))
+config.substitutions.append(("%exit-code",
+                             f"{python} {config.test_source_root}/tools/exit_code.py"))
 config.substitutions.append(("%python", python))
 config.substitutions.append((command("FileCheck"), wheel_tool("FileCheck")))
 config.substitutions.append((command("split-file"), wheel_tool("split-file")))

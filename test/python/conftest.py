@@ -158,7 +158,8 @@ def assert_matches_reference(model: dict, folder: Path, target: str = "host",
     inputs = random_inputs(model, seed + 1) if inputs is None else inputs
     want = run_reference(model, weights, inputs)
     got = compile_and_run(model, weights, inputs, folder, target)
-    assert set(got) == set(model["outputs"]), f"outputs {sorted(got)}, model says {model['outputs']}"
+    assert set(got) == set(model["outputs"]), \
+        f"outputs {sorted(got)}, model says {model['outputs']}"
     for name in model["outputs"]:
         assert got[name].dtype == np.float32, f"{name}: dtype {got[name].dtype}"
         assert got[name].shape == want[name].shape, \

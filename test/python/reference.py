@@ -5,8 +5,8 @@ never imports `sepc`: a misreading shared with the compiler would hide the very 
 tests exist to find. Clarity beats speed here; every op is a direct transcription of the
 spec with explicit padding, tap-by-tap accumulation and einsum.
 
-    outputs = run_reference(model_dict, weights, {"x": x})    # {output name: float64 array}
-    shapes = parameter_shapes(model_dict)                      # {"dw/depthwise_kernel": (3, 3, 8, 1), ...}
+    outputs = run_reference(model_dict, weights, {"x": x})  # {output name: float64 array}
+    shapes = parameter_shapes(model_dict)           # {"dw/depthwise_kernel": (3, 3, 8, 1), ...}
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _padding_pairs(padding, in_sizes, kernel, strides, dilation):
         return [(0, 0)] * len(in_sizes)
     if padding == "same":
         pairs = []
-        for size, k, s, d in zip(in_sizes, kernel, strides, dilation):
+        for size, k, s, d in zip(in_sizes, kernel, strides, dilation, strict=True):
             out = math.ceil(size / s)
             total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
             pairs.append((total // 2, total - total // 2))
@@ -93,12 +93,12 @@ def _windows(padded, kernel, strides, dilation):
     """
     spatial = padded.shape[1:-1]
     out_sizes = [(size - (k - 1) * d - 1) // s + 1
-                 for size, k, s, d in zip(spatial, kernel, strides, dilation)]
+                 for size, k, s, d in zip(spatial, kernel, strides, dilation, strict=True)]
     if any(o < 1 for o in out_sizes):
         raise ValueError(f"output spatial size {out_sizes} < 1")
     for tap in itertools.product(*(range(k) for k in kernel)):
         index = [slice(None)]
-        for t, o, s, d in zip(tap, out_sizes, strides, dilation):
+        for t, o, s, d in zip(tap, out_sizes, strides, dilation, strict=True):
             start = t * d
             index.append(slice(start, start + (o - 1) * s + 1, s))
         index.append(slice(None))

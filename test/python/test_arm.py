@@ -39,7 +39,8 @@ def build(tmp_path: Path, target: str) -> tuple[Path, dict, dict]:
 
 
 def run(manifest: Path, out: Path, *extra: str) -> np.ndarray:
-    done = subprocess.run([*SEPC, "run", manifest, "--input", f"x={manifest.parent.parent / 'x.npy'}",
+    done = subprocess.run([*SEPC, "run", manifest,
+                           "--input", f"x={manifest.parent.parent / 'x.npy'}",
                            "--output-dir", out, *extra], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return np.load(out / "pw.npy")

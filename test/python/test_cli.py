@@ -42,9 +42,11 @@ def assert_user_error(done, *fragments):
 
 def test_compile_writes_the_three_artifacts(tmp_path):
     model = write_model(tmp_path, BLOCK)
-    done = sepc("compile", model, "--target", "host", "--random-weights", "1", "-o", tmp_path / "out")
+    done = sepc("compile", model, "--target", "host", "--random-weights", "1",
+                "-o", tmp_path / "out")
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["block.h", "block.json", "block.so"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
+        ["block.h", "block.json", "block.so"]
     manifest = json.loads((tmp_path / "out" / "block.json").read_text())
     assert manifest["entry"] == "sepc_block" and manifest["outputs"][0]["shape"] == [1, 8, 8, 16]
 
@@ -68,7 +70,8 @@ def test_bad_model_exits_2_naming_file_layer_field_and_writes_nothing(tmp_path, 
 def test_failed_recompile_leaves_the_previous_artifacts_untouched(tmp_path):
     path = write_model(tmp_path, BLOCK)
     out = tmp_path / "out"
-    assert sepc("compile", path, "--target", "host", "--random-weights", "1", "-o", out).returncode == 0
+    assert sepc("compile", path, "--target", "host", "--random-weights", "1",
+                "-o", out).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     broken = json.loads(json.dumps(BLOCK))
     broken["layers"][1]["filters"] = -1
@@ -94,7 +97,8 @@ def test_missing_weights_file_exits_2(tmp_path):
     model = json.loads(json.dumps(BLOCK))
     model["weights"] = "absent.npz"
     path = write_model(tmp_path, model)
-    assert_user_error(sepc("compile", path, "--target", "host", "-o", tmp_path / "out"), "absent.npz")
+    assert_user_error(sepc("compile", path, "--target", "host", "-o", tmp_path / "out"),
+                      "absent.npz")
 
 
 @pytest.mark.parametrize("stage, marker", [
@@ -115,7 +119,8 @@ def test_run_writes_one_npy_per_output(tmp_path):
     # Two inputs, and two outputs listed in other than layer order.
     case = REPO_CASES_ROOT / "add_two_and_three_inputs"
     out = tmp_path / "out"
-    assert sepc("compile", case / "model.json", "--target", "host", "-o", tmp_path / "b").returncode == 0
+    assert sepc("compile", case / "model.json", "--target", "host",
+                "-o", tmp_path / "b").returncode == 0
     done = sepc("run", tmp_path / "b" / f"{case.name}.json", "--output-dir", out,
                 "--input", f"x={case / 'input.x.npy'}", "--input", f"z={case / 'input.z.npy'}")
     assert done.returncode == 0, done.stderr
@@ -128,7 +133,8 @@ def test_run_writes_one_npy_per_output(tmp_path):
 
 def test_run_rejects_an_input_of_the_wrong_shape(tmp_path):
     path = write_model(tmp_path, BLOCK)
-    assert sepc("compile", path, "--target", "host", "--random-weights", "1", "-o", tmp_path / "b").returncode == 0
+    assert sepc("compile", path, "--target", "host", "--random-weights", "1",
+                "-o", tmp_path / "b").returncode == 0
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((1, 8, 8, 15), np.float32))
     assert_user_error(sepc("run", tmp_path / "b" / "block.json", "--input", f"x={bad}"), "x")

@@ -27,7 +27,8 @@ EMULATOR = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", "-cpu", "max"]
 # for the parallel x86 build. Never Python, never MLIR.
 ALLOWED_NEEDED = {"libc.so.6", "libm.so.6", "libomp.so.5"}
 
-pytestmark = pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake (tools/setup.sh)")
+pytestmark = pytest.mark.skipif(shutil.which("cmake") is None,
+                                reason="needs cmake (tools/setup.sh)")
 
 
 def reference_output() -> np.ndarray:
@@ -84,11 +85,14 @@ def test_app_concurrent_calls_from_four_threads(built_app, tmp_path):
 def test_app_links_the_model_statically(built_app):
     """No libpython, no MLIR library, not even the model's own .so at run time."""
     _, app = built_app
-    dynamic = subprocess.run(["readelf", "-d", str(app)], capture_output=True, text=True, check=True)
-    needed = {line.split("[")[1].rstrip("]") for line in dynamic.stdout.splitlines() if "(NEEDED)" in line}
+    dynamic = subprocess.run(["readelf", "-d", str(app)], capture_output=True, text=True,
+                             check=True)
+    needed = {line.split("[")[1].rstrip("]") for line in dynamic.stdout.splitlines()
+              if "(NEEDED)" in line}
     assert needed <= ALLOWED_NEEDED, needed
     assert "libc.so.6" in needed
-    symbols = subprocess.run(["nm", "-D", "--undefined-only", str(app)], capture_output=True, text=True)
+    symbols = subprocess.run(["nm", "-D", "--undefined-only", str(app)], capture_output=True,
+                             text=True)
     assert "sepc_mobilenet_v1_block" not in symbols.stdout     # defined inside, not imported
 
 
@@ -158,7 +162,8 @@ int main(void) {
 }
 """)
     build = tmp_path / "build"
-    for command in (["cmake", "-S", str(project), "-B", str(build)], ["cmake", "--build", str(build)]):
+    for command in (["cmake", "-S", str(project), "-B", str(build)],
+                    ["cmake", "--build", str(build)]):
         done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
     run = subprocess.run([str(build / "app")], capture_output=True, text=True)

@@ -111,7 +111,8 @@ def test_torch_functions_traced_by_a_tracer_of_ones_own(tmp_path):
     from sepc.importers.torch_importer import import_graph_module
     traced, example = importer_models.torch_wrapped_functions()
     want = np.moveaxis(traced(example).numpy(), 1, -1)
-    model_json = import_graph_module(traced, example, "wrapped", "test").write(str(tmp_path / "imported"))
+    model_json = import_graph_module(traced, example, "wrapped", "test").write(
+        str(tmp_path / "imported"))
     assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
 
 
@@ -121,7 +122,8 @@ def test_torch_modules_have_every_converter():
     for make in (importer_models.torch_every_layer_2d, importer_models.torch_every_layer_1d,
                  importer_models.torch_wrapped_functions):
         model, _ = make()
-        traced = model if isinstance(model, torch.fx.GraphModule) else torch.fx.symbolic_trace(model)
+        traced = (model if isinstance(model, torch.fx.GraphModule)
+                  else torch.fx.symbolic_trace(model))
         modules = dict(traced.named_modules())
         used |= {module_key(type(modules[node.target])) if node.op == "call_module" else node.target
                  for node in traced.graph.nodes if node.op.startswith("call_")}
@@ -135,8 +137,9 @@ def test_torch_module(tmp_path):
 
 
 def test_torch_module_from_the_command_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "sepc", "import", "importer_models:torch_mobilenet_v2",
-                           "--format", "torch", "-o", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "sepc", "import",
+                           "importer_models:torch_mobilenet_v2", "--format", "torch",
+                           "-o", str(tmp_path)],
                           capture_output=True, text=True, env=pythonpath(HERE))
     assert done.returncode == 0, done.stderr
     model_json = done.stdout.strip()
@@ -156,8 +159,8 @@ def test_torch_module_in_the_current_folder_from_the_sepc_command(tmp_path):
         "def make():\n"
         "    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())\n"
         "    return model, torch.randn(1, 3, 8, 8)\n")
-    done = subprocess.run([str(script), "import", "my_models:make", "--format", "torch", "-o", "out"],
-                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    done = subprocess.run([str(script), "import", "my_models:make", "--format", "torch",
+                           "-o", "out"], capture_output=True, text=True, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "Sequential.json").exists()
 
@@ -183,7 +186,8 @@ def test_onnx_graph_made_with_helper(make, tmp_path):
 
 def test_onnx_graphs_have_every_converter():
     from sepc.importers.onnx_importer import CONVERTERS
-    used = {node.op_type for make in (importer_models.onnx_folded_ops, importer_models.onnx_more_ops)
+    used = {node.op_type
+            for make in (importer_models.onnx_folded_ops, importer_models.onnx_more_ops)
             for node in make()[0].graph.node}
     assert set(CONVERTERS) | {"Constant"} <= used, set(CONVERTERS) - used
 
@@ -251,7 +255,8 @@ def test_missing_file_is_exit_2(tmp_path):
     for fmt in ("keras", "onnx"):
         done = subprocess.run([sys.executable, "-m", "sepc", "import", str(tmp_path / "none"),
                                "--format", fmt], capture_output=True, text=True)
-        assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
+        assert done.returncode == 2 and "does not exist" in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def sepc_import(source, fmt: str, out_dir: Path, **run):
@@ -279,7 +284,8 @@ def test_unsupported_onnx_operators_are_reported_by_name(tmp_path):
                                          [1, 4, 6, 6]), str(path))
     done = sepc_import(path, "onnx", tmp_path / "out")
     assert_reported(done, path, ["'leaky_here' (LeakyRelu): this operator is not supported",
-                                 "'erf_here' (Erf): this operator is not supported"], tmp_path / "out")
+                                 "'erf_here' (Erf): this operator is not supported"],
+                    tmp_path / "out")
 
 
 def test_unsupported_torch_modules_functions_and_methods_are_reported_by_name(tmp_path):
@@ -287,7 +293,8 @@ def test_unsupported_torch_modules_functions_and_methods_are_reported_by_name(tm
     done = sepc_import(source, "torch", tmp_path / "out", env=pythonpath(HERE))
     assert_reported(done, source, ["'gelu' (GELU): this module type is not supported",
                                    "'erf' (erf): this function is not supported",
-                                   "'view' (.view): this method is not supported"], tmp_path / "out")
+                                   "'view' (.view): this method is not supported"],
+                    tmp_path / "out")
 
 
 def test_layers_after_a_rejected_layer_are_checked_too(tmp_path):

@@ -15,7 +15,8 @@ from sepc.errors import UserError
 from sepc.frontend.model_json import load_model, same_padding
 
 CASES = ([pytest.param(str(case / "model.json"), id=f"repo-{case.name}") for case in REPO_CASES]
-         + [pytest.param(str(case / "model.json"), id=f"shared-{case.name}") for case in SHARED_CASES])
+         + [pytest.param(str(case / "model.json"), id=f"shared-{case.name}")
+            for case in SHARED_CASES])
 DELETE = object()
 
 # One model that uses every op, with per-layer output shapes to check inference against.
@@ -111,7 +112,8 @@ def test_conformance_case_loads_with_golden_shapes(model):
     graph = load_model(model)
     folder = os.path.dirname(model)
     for output in graph.outputs:
-        assert graph.shape_of(output) == np.load(os.path.join(folder, f"expected.{output}.npy")).shape
+        expected = np.load(os.path.join(folder, f"expected.{output}.npy"))
+        assert graph.shape_of(output) == expected.shape
     for spec in graph.inputs:
         assert spec.shape == np.load(os.path.join(folder, f"input.{spec.name}.npy")).shape
     # A model without parameters may have no .npz (spec); its layers then load none.
@@ -249,7 +251,7 @@ def test_weights_path_is_relative_to_the_model_folder(tmp_path, monkeypatch):
 def test_random_weights_ignore_the_npz_and_are_deterministic(tmp_path):
     path = write_model(tmp_path, base_doc())           # weights.npz does not exist
     first, again, other = (load_model(path, random_weights_seed=s).layers for s in (7, 7, 8))
-    for a, b, c in zip(first, again, other):
+    for a, b, c in zip(first, again, other, strict=True):
         assert {n: p.shape for n, p in a.params.items()} == BASE_PARAMS.get(a.name, {})
         for name in a.params:
             assert a.params[name].dtype == np.float32 and a.params[name].flags.c_contiguous
@@ -290,7 +292,7 @@ def test_random_weights_are_drawn_in_layer_order(tmp_path):
                 rng.uniform(0.5, 1.5, 2)]
     got = [dw.params["depthwise_kernel"], dw.params["bias"], bn.params["gamma"],
            bn.params["beta"], bn.params["moving_mean"], bn.params["moving_variance"]]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         np.testing.assert_array_equal(g, e.astype(np.float32))
 
 
@@ -551,7 +553,8 @@ def test_missing_and_undecodable_model_files(tmp_path):
 
 
 def test_keys_given_twice_are_errors(tmp_path):
-    text = json.dumps(base_doc()).replace('"padding": "same"', '"padding": "same", "padding": "valid"', 1)
+    text = json.dumps(base_doc()).replace('"padding": "same"',
+                                          '"padding": "same", "padding": "valid"', 1)
     path = write_model(tmp_path, None, base_weights(), text=text)
     assert error_of(path).startswith(layer_prefix(path, "c1", "padding") + "given twice")
     text = json.dumps(base_doc()).replace('"inputs": {', '"inputs": {"y": {}, ', 1)
@@ -577,12 +580,14 @@ def test_missing_parameter(tmp_path):
 
 
 def test_missing_parameter_lists_what_the_layer_has(tmp_path):
-    message = weights_error(tmp_path, lambda w: w.update({"dw/kernel": w.pop("dw/depthwise_kernel")}))
+    message = weights_error(tmp_path,
+                            lambda w: w.update({"dw/kernel": w.pop("dw/depthwise_kernel")}))
     assert "missing (keys for this layer: dw/bias, dw/kernel)" in message
 
 
 @pytest.mark.parametrize("key, shape, expected", [
-    ("dw/depthwise_kernel", (3, 3, 8, 1), "shape (3, 3, 8, 1), expected (3, 3, 8, 2) = (KH, KW, C, M)"),
+    ("dw/depthwise_kernel", (3, 3, 8, 1),
+     "shape (3, 3, 8, 1), expected (3, 3, 8, 2) = (KH, KW, C, M)"),
     ("c1/kernel", (3, 3, 8, 4), "expected (3, 3, 4, 8) = (KH, KW, C, filters)"),
     ("dw/bias", (8,), "shape (8), expected (16) = (C*M)"),
     ("sep/pointwise_kernel", (8, 8), "expected (1, 1, 8, 8) = (1, 1, C*M, filters)"),
@@ -650,7 +655,8 @@ def test_weights_file_that_is_not_an_npz(tmp_path):
 
 
 def test_weights_with_pickled_objects_are_refused(tmp_path):
-    message = weights_error(tmp_path, lambda w: w.update({"fc/bias": np.array([{}, 1, 2], dtype=object)}))
+    message = weights_error(tmp_path,
+                            lambda w: w.update({"fc/bias": np.array([{}, 1, 2], dtype=object)}))
     assert message.startswith(npz_prefix(tmp_path, "fc", "fc/bias") + "unreadable")
 
 
@@ -659,14 +665,16 @@ def test_weights_with_pickled_objects_are_refused(tmp_path):
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 20) | st.floats(allow_nan=False)
     | st.sampled_from(["same", "valid", "x", "bn", "relu", "", "float32"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    lambda inner: (st.lists(inner, max_size=4)
+                   | st.dictionaries(st.text(max_size=3), inner, max_size=3)),
     max_leaves=8)
 FIELDS = ["name", "op", "input", "inputs", "filters", "kernel_size", "strides", "dilation_rate",
           "padding", "depth_multiplier", "use_bias", "activation", "epsilon", "pool_size",
           "keepdims", "target_shape", "units"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(index=st.integers(0, len(BASE_LAYERS) - 1), field=st.sampled_from(FIELDS),
        value=JSON_VALUES | st.just(DELETE))
 def test_any_field_value_loads_or_fails_cleanly(tmp_path, index, field, value):
@@ -683,7 +691,8 @@ def test_any_field_value_loads_or_fails_cleanly(tmp_path, index, field, value):
         assert "\n" not in str(e) and str(e).startswith(path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(["sepc", "name", "inputs", "weights", "layers", "outputs"]),
        value=JSON_VALUES | st.just(DELETE))
 def test_any_top_level_value_loads_or_fails_cleanly(tmp_path, field, value):

@@ -108,7 +108,8 @@ def test_reference_activation_values(activation, inputs, want):
 
 
 def _direct_conv1d(x, kernel, stride, dilation, pad_before):
-    """Textbook loops: out[n, o, f] = sum_k,c x[n, o*stride + k*dilation - pad_before, c] * w[k, c, f]."""
+    """Textbook loops:
+    out[n, o, f] = sum_k,c x[n, o*stride + k*dilation - pad_before, c] * w[k, c, f]."""
     batch, width, channels = x.shape
     taps, _, filters = kernel.shape
     out_width = -(-width // stride)
@@ -154,11 +155,13 @@ def test_reference_zero_padding2d_places_input_after_top_and_left():
 
 SINGLE_LAYER_CASES = {
     # depthwise_conv2d
-    "dw_k3_s1_same_c8": ([1, 16, 16, 8], dict(op="depthwise_conv2d", kernel_size=3, padding="same")),
+    "dw_k3_s1_same_c8": ([1, 16, 16, 8], dict(op="depthwise_conv2d", kernel_size=3,
+                                              padding="same")),
     "dw_k3_s2_same_odd_c5": ([1, 15, 15, 5], dict(op="depthwise_conv2d", kernel_size=3, strides=2,
                                                   padding="same")),
-    "dw_k3_s2_same_even_c24": ([1, 16, 16, 24], dict(op="depthwise_conv2d", kernel_size=3, strides=2,
-                                                     padding="same", activation="relu6")),
+    "dw_k3_s2_same_even_c24": ([1, 16, 16, 24], dict(op="depthwise_conv2d", kernel_size=3,
+                                                     strides=2, padding="same",
+                                                     activation="relu6")),
     "dw_k3_s2_valid_c3": ([1, 13, 13, 3], dict(op="depthwise_conv2d", kernel_size=3, strides=2,
                                                padding="valid")),
     "dw_k5_same_c40": ([1, 9, 9, 40], dict(op="depthwise_conv2d", kernel_size=5, padding="same",
@@ -169,24 +172,24 @@ SINGLE_LAYER_CASES = {
                                                  dilation_rate=[2, 2], padding="valid")),
     "dw_explicit_symmetric": ([1, 10, 10, 8], dict(op="depthwise_conv2d", kernel_size=3,
                                                    padding=[[1, 1], [1, 1]])),
-    "dw_explicit_asymmetric_s2": ([1, 9, 11, 6], dict(op="depthwise_conv2d", kernel_size=3, strides=2,
-                                                      padding=[[0, 2], [1, 0]])),
+    "dw_explicit_asymmetric_s2": ([1, 9, 11, 6], dict(op="depthwise_conv2d", kernel_size=3,
+                                                      strides=2, padding=[[0, 2], [1, 0]])),
     "dw_rect_kernel_rect_stride": ([1, 9, 10, 8], dict(op="depthwise_conv2d", kernel_size=[1, 3],
                                                        strides=[2, 1], padding="same")),
     "dw_mult2": ([1, 8, 8, 4], dict(op="depthwise_conv2d", kernel_size=3, padding="same",
                                     depth_multiplier=2, activation="relu")),
     "dw_mult3_s2_c5": ([1, 7, 7, 5], dict(op="depthwise_conv2d", kernel_size=3, strides=2,
                                           padding="same", depth_multiplier=3)),
-    "dw_mult2_dil2_valid": ([1, 10, 9, 3], dict(op="depthwise_conv2d", kernel_size=3, dilation_rate=2,
-                                                depth_multiplier=2)),
+    "dw_mult2_dil2_valid": ([1, 10, 9, 3], dict(op="depthwise_conv2d", kernel_size=3,
+                                                dilation_rate=2, depth_multiplier=2)),
     "dw_no_bias": ([1, 9, 9, 8], dict(op="depthwise_conv2d", kernel_size=3, padding="same",
                                       use_bias=False, activation="relu6")),
     "dw_defaults_only": ([1, 7, 9, 3], dict(op="depthwise_conv2d", kernel_size=3)),
-    "dw_batch2": ([2, 9, 9, 8], dict(op="depthwise_conv2d", kernel_size=3, strides=2, padding="same",
-                                     activation="relu6")),
+    "dw_batch2": ([2, 9, 9, 8], dict(op="depthwise_conv2d", kernel_size=3, strides=2,
+                                     padding="same", activation="relu6")),
     # conv2d
-    "conv_stem_k3_s2_same_c3": ([1, 17, 17, 3], dict(op="conv2d", filters=16, kernel_size=3, strides=2,
-                                                     padding="same", use_bias=False)),
+    "conv_stem_k3_s2_same_c3": ([1, 17, 17, 3], dict(op="conv2d", filters=16, kernel_size=3,
+                                                     strides=2, padding="same", use_bias=False)),
     "conv_1x1_c24_to_40": ([1, 10, 10, 24], dict(op="conv2d", filters=40, kernel_size=1)),
     "conv_1x1_s2": ([1, 9, 9, 8], dict(op="conv2d", filters=12, kernel_size=1, strides=2)),
     "conv_k3_dil2_same_c5": ([1, 12, 12, 5], dict(op="conv2d", filters=7, kernel_size=3,
@@ -197,33 +200,37 @@ SINGLE_LAYER_CASES = {
     "conv_batch2": ([2, 7, 7, 6], dict(op="conv2d", filters=10, kernel_size=3, padding="same",
                                        activation="relu")),
     # separable_conv2d
-    "sep_same_relu6_c16_to_24": ([1, 12, 12, 16], dict(op="separable_conv2d", filters=24, kernel_size=3,
-                                                       padding="same", activation="relu6")),
-    "sep_mult2_s2_c5": ([1, 11, 11, 5], dict(op="separable_conv2d", filters=7, kernel_size=3, strides=2,
-                                             padding="same", depth_multiplier=2)),
+    "sep_same_relu6_c16_to_24": ([1, 12, 12, 16], dict(op="separable_conv2d", filters=24,
+                                                       kernel_size=3, padding="same",
+                                                       activation="relu6")),
+    "sep_mult2_s2_c5": ([1, 11, 11, 5], dict(op="separable_conv2d", filters=7, kernel_size=3,
+                                             strides=2, padding="same", depth_multiplier=2)),
     "sep_mult3_dil2_valid": ([1, 14, 14, 4], dict(op="separable_conv2d", filters=9, kernel_size=3,
                                                   dilation_rate=2, depth_multiplier=3)),
-    "sep_no_bias": ([1, 8, 8, 8], dict(op="separable_conv2d", filters=8, kernel_size=3, padding="same",
-                                       use_bias=False)),
-    "sep_explicit_s2": ([1, 10, 10, 6], dict(op="separable_conv2d", filters=12, kernel_size=3, strides=2,
-                                             padding=[[1, 1], [1, 1]], activation="relu")),
+    "sep_no_bias": ([1, 8, 8, 8], dict(op="separable_conv2d", filters=8, kernel_size=3,
+                                       padding="same", use_bias=False)),
+    "sep_explicit_s2": ([1, 10, 10, 6], dict(op="separable_conv2d", filters=12, kernel_size=3,
+                                             strides=2, padding=[[1, 1], [1, 1]],
+                                             activation="relu")),
     "sep_batch2_hard_swish": ([2, 9, 9, 6], dict(op="separable_conv2d", filters=5, kernel_size=3,
                                                  padding="same", activation="hard_swish")),
     # 1-D convolutions
     "conv1d_k3_same": ([1, 20, 5], dict(op="conv1d", filters=8, kernel_size=3, padding="same")),
     "conv1d_k5_s2_valid_c3": ([1, 19, 3], dict(op="conv1d", filters=16, kernel_size=5, strides=2)),
-    "conv1d_dil2_same_batch2": ([2, 15, 6], dict(op="conv1d", filters=4, kernel_size=3, dilation_rate=2,
-                                                 padding="same", activation="tanh")),
+    "conv1d_dil2_same_batch2": ([2, 15, 6], dict(op="conv1d", filters=4, kernel_size=3,
+                                                 dilation_rate=2, padding="same",
+                                                 activation="tanh")),
     "dw1d_k9_same_c12": ([1, 20, 12], dict(op="depthwise_conv1d", kernel_size=9, padding="same")),
     "dw1d_s2_dil2_mult2_c5": ([1, 17, 5], dict(op="depthwise_conv1d", kernel_size=3, strides=2,
-                                               dilation_rate=2, padding="same", depth_multiplier=2)),
+                                               dilation_rate=2, padding="same",
+                                               depth_multiplier=2)),
     "dw1d_explicit_no_bias": ([1, 12, 8], dict(op="depthwise_conv1d", kernel_size=[3],
                                                padding=[[2, 1]], use_bias=False)),
     "sep1d_k9_same_relu": ([1, 20, 12], dict(op="separable_conv1d", filters=16, kernel_size=9,
                                              padding="same", activation="relu")),
-    "sep1d_s2_mult2_no_bias_batch2": ([2, 15, 8], dict(op="separable_conv1d", filters=10, kernel_size=3,
-                                                       strides=2, padding="same", depth_multiplier=2,
-                                                       use_bias=False)),
+    "sep1d_s2_mult2_no_bias_batch2": ([2, 15, 8], dict(op="separable_conv1d", filters=10,
+                                                       kernel_size=3, strides=2, padding="same",
+                                                       depth_multiplier=2, use_bias=False)),
     "sep1d_dil2_valid_c3": ([1, 18, 3], dict(op="separable_conv1d", filters=24, kernel_size=3,
                                              dilation_rate=2)),
     # batch_norm
@@ -231,28 +238,31 @@ SINGLE_LAYER_CASES = {
     "bn_relu6_batch2_c24": ([2, 5, 5, 24], dict(op="batch_norm", epsilon=1e-5, activation="relu6")),
     "bn_rank3": ([1, 9, 12], dict(op="batch_norm", activation="hard_swish")),
     # zero_padding2d
-    "zero_padding2d_asymmetric": ([1, 5, 6, 3], dict(op="zero_padding2d", padding=[[1, 2], [0, 3]])),
+    "zero_padding2d_asymmetric": ([1, 5, 6, 3], dict(op="zero_padding2d",
+                                                     padding=[[1, 2], [0, 3]])),
     # max_pooling2d
     "maxpool_2_valid_default_strides": ([1, 8, 8, 8], dict(op="max_pooling2d", pool_size=2)),
     "maxpool_3_s2_same_odd_c5": ([1, 15, 15, 5], dict(op="max_pooling2d", pool_size=3, strides=2,
                                                       padding="same")),
-    "maxpool_2_s2_same_odd": ([1, 9, 9, 4], dict(op="max_pooling2d", pool_size=[2, 2], strides=[2, 2],
-                                                 padding="same")),
-    "maxpool_rect_valid": ([1, 9, 8, 3], dict(op="max_pooling2d", pool_size=[3, 2], strides=[2, 1])),
-    "maxpool_batch2": ([2, 7, 7, 6], dict(op="max_pooling2d", pool_size=3, strides=1, padding="same")),
+    "maxpool_2_s2_same_odd": ([1, 9, 9, 4], dict(op="max_pooling2d", pool_size=[2, 2],
+                                                 strides=[2, 2], padding="same")),
+    "maxpool_rect_valid": ([1, 9, 8, 3], dict(op="max_pooling2d", pool_size=[3, 2],
+                                              strides=[2, 1])),
+    "maxpool_batch2": ([2, 7, 7, 6], dict(op="max_pooling2d", pool_size=3, strides=1,
+                                          padding="same")),
     "maxpool_explicit_asymmetric": ([1, 8, 9, 5], dict(op="max_pooling2d", pool_size=3, strides=2,
                                                        padding=[[1, 0], [2, 1]])),
     # average_pooling2d
     "avgpool_2_valid": ([1, 8, 8, 8], dict(op="average_pooling2d", pool_size=2)),
-    "avgpool_3_s2_same_odd_c5": ([1, 15, 15, 5], dict(op="average_pooling2d", pool_size=3, strides=2,
-                                                      padding="same")),
+    "avgpool_3_s2_same_odd_c5": ([1, 15, 15, 5], dict(op="average_pooling2d", pool_size=3,
+                                                      strides=2, padding="same")),
     "avgpool_3_s1_same_c24": ([1, 7, 9, 24], dict(op="average_pooling2d", pool_size=3, strides=1,
                                                   padding="same")),
     "avgpool_2_s2_same_odd_batch2": ([2, 9, 9, 4], dict(op="average_pooling2d", pool_size=2,
                                                         padding="same")),
     # Explicit padding counts only real elements too (padded positions are never data).
-    "avgpool_explicit_asymmetric": ([1, 8, 9, 5], dict(op="average_pooling2d", pool_size=3, strides=2,
-                                                       padding=[[1, 0], [2, 1]])),
+    "avgpool_explicit_asymmetric": ([1, 8, 9, 5], dict(op="average_pooling2d", pool_size=3,
+                                                       strides=2, padding=[[1, 0], [2, 1]])),
     # global pooling
     "gap2d": ([1, 7, 7, 40], dict(op="global_average_pooling2d")),
     "gap2d_keepdims_batch2": ([2, 5, 6, 8], dict(op="global_average_pooling2d", keepdims=True)),
@@ -265,7 +275,8 @@ SINGLE_LAYER_CASES = {
     "dense_rank2_c40": ([1, 40], dict(op="dense", units=10)),
     "dense_rank3": ([1, 7, 24], dict(op="dense", units=5, activation="relu")),
     "dense_rank4_batch2": ([2, 3, 5, 8], dict(op="dense", units=6, activation="tanh")),
-    "dense_no_bias_softmax": ([3, 17], dict(op="dense", units=11, use_bias=False, activation="softmax")),
+    "dense_no_bias_softmax": ([3, 17], dict(op="dense", units=11, use_bias=False,
+                                            activation="softmax")),
 }
 
 
@@ -345,7 +356,8 @@ def test_mobilenet_v1_blocks(check):
         *batch_normed("conv2d", "stem", "x", filters=16, kernel_size=3, strides=2, padding="same"),
         *batch_normed("depthwise_conv2d", "dw1", "stem_bn", kernel_size=3, padding="same"),
         *batch_normed("conv2d", "pw1", "dw1_bn", filters=24, kernel_size=1),
-        *batch_normed("depthwise_conv2d", "dw2", "pw1_bn", kernel_size=3, strides=2, padding="same"),
+        *batch_normed("depthwise_conv2d", "dw2", "pw1_bn", kernel_size=3, strides=2,
+                      padding="same"),
         *batch_normed("conv2d", "pw2", "dw2_bn", filters=40, kernel_size=1),
     ])
     check(model)
@@ -369,8 +381,10 @@ def test_mobilenet_v2_inverted_residuals(check):
         layer("add", "residual", ["x", "project_bn"]),
         # A stride-2 block changes the shape, so it has no residual.
         *batch_normed("conv2d", "expand2", "residual", filters=48, kernel_size=1),
-        *batch_normed("depthwise_conv2d", "dw2", "expand2_bn", kernel_size=3, strides=2, padding="same"),
-        *batch_normed("conv2d", "project2", "dw2_bn", filters=24, kernel_size=1, activation="linear"),
+        *batch_normed("depthwise_conv2d", "dw2", "expand2_bn", kernel_size=3, strides=2,
+                      padding="same"),
+        *batch_normed("conv2d", "project2", "dw2_bn", filters=24, kernel_size=1,
+                      activation="linear"),
     ])
     check(model)
 
@@ -378,8 +392,8 @@ def test_mobilenet_v2_inverted_residuals(check):
 def test_xception_block_with_max_pool_and_shortcut(check):
     model = make_model("xception_block", {"x": [1, 16, 16, 8]}, [
         layer("activation", "act1", "x", activation="relu"),
-        *batch_normed("separable_conv2d", "sep1", "act1", activation="relu", filters=16, kernel_size=3,
-                      padding="same"),
+        *batch_normed("separable_conv2d", "sep1", "act1", activation="relu", filters=16,
+                      kernel_size=3, padding="same"),
         *batch_normed("separable_conv2d", "sep2", "sep1_bn", activation="linear", filters=16,
                       kernel_size=3, padding="same"),
         layer("max_pooling2d", "pool", "sep2_bn", pool_size=3, strides=2, padding="same"),
@@ -482,7 +496,8 @@ def test_output_that_is_a_model_input(check):
 
 def test_two_inputs_two_branches(check):
     model = make_model("two_inputs", {"a": [1, 10, 10, 5], "b": [1, 5, 5, 8]}, [
-        layer("separable_conv2d", "a_down", "a", filters=8, kernel_size=3, strides=2, padding="same"),
+        layer("separable_conv2d", "a_down", "a", filters=8, kernel_size=3, strides=2,
+              padding="same"),
         layer("depthwise_conv2d", "b_dw", "b", kernel_size=3, padding="same", depth_multiplier=1),
         layer("add", "y", ["a_down", "b_dw"], activation="relu"),
     ])

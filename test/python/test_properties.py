@@ -28,7 +28,8 @@ MAX_SPATIAL = 20
 
 
 @st.composite
-def window_geometry(draw, rank, max_kernel=5, allow_dilation=True, padding_kinds=("valid", "same", "explicit")):
+def window_geometry(draw, rank, max_kernel=5, allow_dilation=True,
+                    padding_kinds=("valid", "same", "explicit")):
     """Kernel, strides, dilation, padding and a spatial input size that leaves an output >= 1."""
     kernel = [draw(st.integers(1, max_kernel)) for _ in range(rank)]
     strides = [draw(st.integers(1, 3)) for _ in range(rank)]
@@ -41,7 +42,7 @@ def window_geometry(draw, rank, max_kernel=5, allow_dilation=True, padding_kinds
         padding = kind
         pairs = [[0, 0]] * rank
     sizes = []
-    for k, d, (before, after) in zip(kernel, dilation, pairs):
+    for k, d, (before, after) in zip(kernel, dilation, pairs, strict=True):
         # `same` fits any size (its output is ceil(in / stride)); the others need the
         # dilated kernel to fit inside the padded input.
         smallest = 1 if kind == "same" else max(1, (k - 1) * d + 1 - before - after)
@@ -59,7 +60,8 @@ def channels():
 def conv_model(draw, op, rank):
     geometry, sizes = draw(window_geometry(rank))
     batch = draw(st.integers(1, 2))
-    attrs = dict(geometry, use_bias=draw(st.booleans()), activation=draw(st.sampled_from(ACTIVATIONS)))
+    attrs = dict(geometry, use_bias=draw(st.booleans()),
+                 activation=draw(st.sampled_from(ACTIVATIONS)))
     if op.startswith(("depthwise", "separable")):
         attrs["depth_multiplier"] = draw(st.integers(1, 3))
     if op.startswith(("conv", "separable")):
@@ -86,7 +88,8 @@ def dense_model(draw):
     shape.append(draw(st.integers(1, 40)))
     attrs = {"units": draw(st.integers(1, 24)), "use_bias": draw(st.booleans()),
              "activation": draw(st.sampled_from(ACTIVATIONS))}
-    return make_model("prop_dense", {"x": shape}, [{"name": "y", "op": "dense", "input": "x", **attrs}])
+    return make_model("prop_dense", {"x": shape},
+                      [{"name": "y", "op": "dense", "input": "x", **attrs}])
 
 
 def check_in_fresh_folder(model, target):

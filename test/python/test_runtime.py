@@ -362,7 +362,8 @@ def test_out_arrays_overlapping_an_input_in_part_are_refused_and_neighbours_acce
     buffer = np.zeros(12, np.float32)
     a, b = buffer[:6].reshape(2, 3), np.ones(3, np.float32)
     with pytest.raises(ValueError, match=r"output 'twice' .*shares memory with input 'a'"):
-        model.run({"a": a, "b": b}, out={"total": np.zeros((2, 3), np.float32), "twice": buffer[4:7]})
+        model.run({"a": a, "b": b},
+                  out={"total": np.zeros((2, 3), np.float32), "twice": buffer[4:7]})
     twice = buffer[6:9]                         # right after a: no byte in common
     model.run({"a": a, "b": b}, out={"total": np.zeros((2, 3), np.float32), "twice": twice})
     np.testing.assert_array_equal(twice, 2 * b)
@@ -387,7 +388,8 @@ def test_a_modified_library_is_a_load_error(tiny):
 
 def test_a_manifest_for_another_arch_is_a_load_error(tiny):
     edit_manifest(tiny, arch=FOREIGN)
-    with pytest.raises(sepc_runtime.LoadError, match=f"built for {FOREIGN}.*this machine is {HOST}"):
+    with pytest.raises(sepc_runtime.LoadError,
+                       match=f"built for {FOREIGN}.*this machine is {HOST}"):
         sepc_runtime.load(tiny)
 
 
@@ -540,8 +542,9 @@ def test_run_manifest_says_foreign_libraries_run_under_qemu(tiny, tmp_path):
     edit_manifest(tiny, arch=FOREIGN)
     if FOREIGN == "aarch64":
         # qemu-aarch64 starts the harness, which cannot load a host library.
-        with pytest.raises(UserError, match=rf"^{manifest}: {library} under qemu-aarch64 failed "
-                                            rf"\(exit [1-9][0-9]*\): sepc_harness: dlopen: ") as caught:
+        failure = (rf"^{manifest}: {library} under qemu-aarch64 failed "
+                   rf"\(exit [1-9][0-9]*\): sepc_harness: dlopen: ")
+        with pytest.raises(UserError, match=failure) as caught:
             run_manifest(tiny, inputs, str(out), 256)
         assert caught.value.exit_code == 2
         # A missing library is reported as such, before qemu runs.

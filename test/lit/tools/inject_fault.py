@@ -25,7 +25,8 @@ def relu6_is_relu():
 
 def avx512_is_256_bits():
     from sepc import targets
-    targets.TARGETS["x86-avx512"] = dataclasses.replace(targets.TARGETS["x86-avx512"], vector_bits=256)
+    targets.TARGETS["x86-avx512"] = dataclasses.replace(targets.TARGETS["x86-avx512"],
+                                                        vector_bits=256)
 
 
 def no_vectorization():
@@ -63,7 +64,8 @@ def strides_reversed():
     from sepc.lowering import layers
     original = layers.int_array
     layers.int_array = lambda op, name: (list(reversed(original(op, name)))
-                                         if name in ("strides", "dilations") else original(op, name))
+                                         if name in ("strides", "dilations")
+                                         else original(op, name))
 
 
 def matmul_as_mul_add():
