@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs (tools/setup.sh), then
-# runs the lit tests, the repository's golden cases (test/golden) on every target (ARM under
-# qemu, SVE at two vector lengths), the shared conformance cases the same way when a checkout
-# of them sits beside the repository (${SEPC_SHARED:-../shared}), and pytest (last, so its
-# summary closes the output; it includes the CMake builds of the embedding example for x86
-# and aarch64, test_embedding.py). Nothing outside the clone is needed. Exits non-zero after
+# runs ruff and mypy (pyproject.toml says what they check), the lit tests, the repository's
+# golden cases (test/golden) on every target (ARM under qemu, SVE at two vector lengths),
+# the shared conformance cases the same way when a checkout of them sits beside the
+# repository (${SEPC_SHARED:-../shared}), and pytest (last, so its summary closes the output;
+# it includes the CMake builds of the embedding example for x86 and aarch64,
+# test_embedding.py). Nothing outside the clone is needed. Exits non-zero after
 # the first step that fails; a step of golden checks runs all its targets before it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
+
+echo "== ruff, mypy"
+ruff check
+mypy
 
 echo "== lit"
 lit -sv -j2 test/lit
