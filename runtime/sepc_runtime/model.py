@@ -61,6 +61,20 @@ class Model:
         results = self._invoke(arrays, out_arrays)
         return {spec.name: array for spec, array in zip(self._outputs, results, strict=True)}
 
+    def bind(self, inputs: Mapping[str, np.ndarray],
+             out: Mapping[str, np.ndarray]) -> BoundCall:
+        """The call on these arrays, checked once: calling the result runs the model on
+        their current contents, with nothing left to check or allocate (a loop over new
+        data in the same buffers, a benchmark). The arrays must stay as they are: the
+        bound call keeps them alive, not their shapes."""
+        arrays = _by_name(inputs, self._inputs, "inputs")
+        out_arrays = _by_name(out, self._outputs, "out")
+        pointers = [self._checked_address("input '{}'", spec, array)
+                    for spec, array in zip(self._inputs, arrays, strict=True)]
+        pointers += self._checked_out_addresses(arrays, pointers, out_arrays)
+        return BoundCall(self._entry, self._set_threads, self.threads, pointers,
+                         [*arrays, *out_arrays])
+
     def _invoke(self, arrays: Sequence[Any],
                 out_arrays: Sequence[Any] | None) -> list[np.ndarray]:
         pointers = [self._checked_address("input '{}'", spec, array)
@@ -121,6 +135,21 @@ class Model:
             named.append(("output", spec, array, address))
             out_addresses.append(address)
         return out_addresses
+
+
+class BoundCall:
+    """Model.bind's result: one call of the library on fixed, already checked arrays."""
+
+    def __init__(self, entry: Any, set_threads: Any, threads: int, pointers: list[int],
+                 keep: list[np.ndarray]):
+        self._entry, self._set_threads, self._threads = entry, set_threads, threads
+        self._pointers = pointers
+        self._keep = keep          # the arrays the pointers point into
+
+    def __call__(self) -> None:
+        if self._set_threads is not None:
+            self._set_threads(self._threads)
+        self._entry(*self._pointers)
 
 
 def _address(array: np.ndarray) -> int:

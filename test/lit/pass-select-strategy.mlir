@@ -13,11 +13,13 @@
 #pw_out = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>
 
 // A batch-1 dense layer (M = 1): fixed-width targets trade the block's rows for columns,
-// 1 row x 16 zmm (AVX-512) or 12 ymm (AVX2); SVE keeps its 8 x 2 block.
+// 1 row x 16 zmm (AVX-512) or 8 ymm (AVX2, a power of two); SVE keeps its 8 x 2 block.
+// 1000 columns are no multiple of the block: the forall takes 2 tiles of 500 (the one row
+// leaves no other work for two threads), each cut into pieces of powers of two (pieces).
 // CHECK-LABEL: func.func @dense_head(
-// AVX512: linalg.matmul {sep.kernel = "matmul", sep.layer = "fc", sep.part = "fc:main", sep.strategy = {kind = "matmul", layer = "fc", peel = false, prefetch = true, roles = ["init", "main"], root_role = "main", rows = 1 : i64, vectors = 16 : i64}}
-// AVX2:   sep.strategy = {kind = "matmul", layer = "fc", peel = false, prefetch = true, roles = ["init", "main"], root_role = "main", rows = 1 : i64, vectors = 12 : i64}
-// NEON:   sep.strategy = {kind = "matmul", layer = "fc", peel = false, prefetch = true, roles = ["init", "main"], root_role = "main", rows = 1 : i64, vectors = 16 : i64}
+// AVX512: linalg.matmul {sep.kernel = "matmul", sep.layer = "fc", sep.part = "fc:main", sep.strategy = {forall = [1, 500], kind = "matmul", layer = "fc", peel = false, pieces = {{\[}}[1, 256, 500, 1]], prefetch = true, roles = ["init", "main"], root_loops = 3 : i64, root_role = "main", rows = 1 : i64, vectors = 16 : i64}}
+// AVX2:   sep.strategy = {forall = [1, 500], kind = "matmul", layer = "fc", peel = false, pieces = {{\[}}[1, 64, 500, 1]], prefetch = true, roles = ["init", "main"], root_loops = 3 : i64, root_role = "main", rows = 1 : i64, vectors = 8 : i64}
+// NEON:   sep.strategy = {forall = [1, 500], kind = "matmul", layer = "fc", peel = false, pieces = {{\[}}[1, 64, 500, 1]], prefetch = true, roles = ["init", "main"], root_loops = 3 : i64, root_role = "main", rows = 1 : i64, vectors = 16 : i64}
 // SVE:    sep.strategy = {kind = "matmul", layer = "fc", peel = false, prefetch = true, roles = ["init", "main"], root_role = "main", rows = 8 : i64, vectors = 2 : i64}
 func.func @dense_head(%x: tensor<1x1024xf32>, %out: tensor<1x1000xf32>) -> tensor<1x1000xf32> {
   %w = arith.constant dense<5.000000e-01> : tensor<1024x1000xf32>
@@ -28,11 +30,12 @@ func.func @dense_head(%x: tensor<1x1024xf32>, %out: tensor<1x1000xf32>) -> tenso
 }
 
 // A 1x1 conv on 10x10 pixels (M = 100): the rows divide M (5, no ragged tile), and the
-// columns take the rows' share of the block; SVE's full tiles are peeled off (M % 5 = 0).
+// columns take the rows' share of the block, in a power of two of vectors (3 would be 48
+// lanes, which LLVM legalizes into shuffles); SVE's full tiles are peeled off (M % 5 = 0).
 // CHECK-LABEL: func.func @pointwise_10x10(
-// AVX512: sep.strategy = {kind = "matmul", layer = "pw", peel = false, prefetch = true, roles = ["epilogue", "init", "main"], root_role = "epilogue", rows = 5 : i64, vectors = 3 : i64}
+// AVX512: sep.strategy = {kind = "matmul", layer = "pw", peel = false, prefetch = true, roles = ["epilogue", "init", "main"], root_role = "epilogue", rows = 5 : i64, vectors = 2 : i64}
 // AVX2:   sep.strategy = {kind = "matmul", layer = "pw", peel = false, prefetch = true, roles = ["epilogue", "init", "main"], root_role = "epilogue", rows = 5 : i64, vectors = 2 : i64}
-// NEON:   sep.strategy = {kind = "matmul", layer = "pw", peel = false, prefetch = true, roles = ["epilogue", "init", "main"], root_role = "epilogue", rows = 5 : i64, vectors = 3 : i64}
+// NEON:   sep.strategy = {kind = "matmul", layer = "pw", peel = false, prefetch = true, roles = ["epilogue", "init", "main"], root_role = "epilogue", rows = 5 : i64, vectors = 2 : i64}
 // SVE:    sep.strategy = {kind = "matmul", layer = "pw", peel = true, prefetch = true, roles = ["epilogue", "init", "main"], root_role = "epilogue", rows = 5 : i64, vectors = 2 : i64}
 func.func @pointwise_10x10(%x: tensor<100x64xf32>, %out: tensor<100x64xf32>) -> tensor<100x64xf32> {
   %w = arith.constant dense<5.000000e-01> : tensor<64x64xf32>
@@ -73,8 +76,13 @@ func.func @depthwise_56(%x: tensor<1x58x58x32xf32>, %out: tensor<1x56x56x32xf32>
 }
 
 // A 5x5 depthwise conv, 7 wide and linear (the conv itself is the root): one row of 7.
+// 24 channels are no multiple of AVX-512's 16 lanes: a forall tile has all 24, cut into
+// pieces of 16 and 8 (pieces); 4-lane NEON and scalable SVE need no cut.
 // CHECK-LABEL: func.func @depthwise_7x7_k5(
-// CHECK: sep.strategy = {kind = "depthwise2d", layer = "dw7", roles = ["init", "main"], root_role = "main", width = 7 : i64, window = 5 : i64}
+// AVX512: sep.strategy = {forall = [1, 1, 7, 24], kind = "depthwise2d", layer = "dw7", pieces = {{\[}}[3, 16, 24, 1]], roles = ["init", "main"], root_loops = 6 : i64, root_role = "main", width = 7 : i64, window = 5 : i64}
+// AVX2:   sep.strategy = {kind = "depthwise2d", layer = "dw7", roles = ["init", "main"], root_role = "main", width = 7 : i64, window = 5 : i64}
+// NEON:   sep.strategy = {kind = "depthwise2d", layer = "dw7", roles = ["init", "main"], root_role = "main", width = 7 : i64, window = 5 : i64}
+// SVE:    sep.strategy = {kind = "depthwise2d", layer = "dw7", roles = ["init", "main"], root_role = "main", width = 7 : i64, window = 5 : i64}
 func.func @depthwise_7x7_k5(%x: tensor<1x11x11x24xf32>, %out: tensor<1x7x7x24xf32>) -> tensor<1x7x7x24xf32> {
   %k = arith.constant dense<5.000000e-01> : tensor<5x5x24xf32>
   %zero = arith.constant 0.000000e+00 : f32

@@ -369,6 +369,28 @@ def test_out_arrays_overlapping_an_input_in_part_are_refused_and_neighbours_acce
     np.testing.assert_array_equal(twice, 2 * b)
 
 
+def test_bind_checks_once_and_runs_on_the_arrays_current_contents(pair):
+    model = sepc_runtime.load(pair)
+    a, b = x_input(1), np.array([1, 2, 3], np.float32)
+    total, twice = np.zeros((2, 3), np.float32), np.zeros(3, np.float32)
+    call = model.bind({"a": a, "b": b}, out={"total": total, "twice": twice})
+    call()
+    np.testing.assert_allclose(total, a + b, rtol=1e-6)
+    b[:] = [4, 5, 6]          # new data in the same buffer
+    call()
+    np.testing.assert_array_equal(twice, [8, 10, 12])
+
+
+def test_bind_refuses_what_run_refuses(pair):
+    model = sepc_runtime.load(pair)
+    a, b = x_input(), np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match=r"output 'total' \(out=\): shares memory with input 'a'"):
+        model.bind({"a": a, "b": b}, out={"total": a, "twice": np.zeros(3, np.float32)})
+    with pytest.raises(ValueError, match=r"input 'b': expected float32 of shape \(3,\)"):
+        model.bind({"a": a, "b": np.zeros(4, np.float32)},
+                   out={"total": np.zeros((2, 3), np.float32), "twice": np.zeros(3, np.float32)})
+
+
 # --- load errors ---------------------------------------------------------------------------
 
 def test_a_missing_library_is_a_load_error(tiny):

@@ -16,6 +16,7 @@ from ..targets import Target
 from .kernel import Kernel, find_kernels
 from .kinds import (Conv1D, Conv2D, Depthwise1D, Depthwise2D, Elementwise, Matmul, Pool2D,
                     ScalarLoops, Schedule)
+from . import pieces
 from .script import ANY, Script
 from .separable import Separable
 from .strategy import (NO_OVERRIDES, STRATEGY, Overrides, Strategy, StrategyError, Value,
@@ -50,6 +51,9 @@ def select_strategies(root: ir.Operation, target: Target,
         except StrategyError as e:
             overrides.fail(k.layer, f"{e} (for the {k.kind} kernel on {target.name})")
         facts = schedule.facts(k, target, chosen)
+        cut = schedule.cut(k, target, chosen)
+        if cut is not None:
+            facts |= pieces.facts(*cut)
         entries: dict[str, Value] = {"layer": k.layer, "kind": k.kind, "root_role": k.root_role,
                                      "roles": k.roles}
         op.attributes[STRATEGY] = to_attr(entries | chosen | facts)
@@ -68,6 +72,9 @@ def tiling_script(root: ir.Operation, target: Target) -> str:
     s = Script()
     for st in find_strategies(root):
         schedule = SCHEDULES[st.kind]
+        if pieces.cut(st):
+            tile_in_pieces(s, schedule, st, target)
+            continue
         tiled, loop = s.tile_forall(s.match_part(st.part(st.root_role)),
                                    schedule.root_tiles(st, target))
         fused = {st.root_role: tiled}
@@ -107,14 +114,46 @@ FULL_TILES = "main_full"
 
 def finish_main(s: Script, schedule: Schedule, st: Strategy, handle: str, part: str) -> None:
     if schedule.decomposes():
-        handle = s.decompose(handle)
-        if st.root_role == "main":
-            # The decomposed op replaces the root: it carries the strategy on, for the
-            # vectorization script.
-            s.annotate_attr(handle, STRATEGY, to_attr(
-                {"layer": st.layer, "kind": st.kind} | dict(st.values)))
+        handle = decompose(s, st, handle)
     if schedule.decomposes() or part != "main":
         s.annotate(handle, st.part(part))
+
+
+def decompose(s: Script, st: Strategy, handle: str) -> str:
+    handle = s.decompose(handle)
+    if st.root_role == "main":
+        # The decomposed op replaces the root: it carries the strategy on, for the
+        # vectorization script.
+        s.annotate_attr(handle, STRATEGY, to_attr(
+            {"layer": st.layer, "kind": st.kind} | dict(st.values)))
+    return handle
+
+
+PIECE_ROLES = ("init", "main", "epilogue")
+
+
+def tile_in_pieces(s: Script, schedule: Schedule, st: Strategy, target: Target) -> None:
+    """A root cut into pieces (pieces.py): the forall by tiles dividing the ragged
+    dimensions, the chain fused into it, then each piece tiled as the kind's main op is
+    and tagged ROLE@INDEX."""
+    tiled, loop = s.tile_forall(s.match_part(st.part(st.root_role)), st["forall"])
+    for role in st.producers:
+        _, loop = s.fuse_into(s.match_part(st.part(role)), loop)
+    for index, (container, _) in enumerate(pieces.cascade(s, st, tiled, loop,
+                                                          pieces.dims_of(st))):
+        main = s.match_part_in(st.part("main"), container)
+        others = [(role, s.match_part_in(st.part(role), container))
+                  for role in PIECE_ROLES if role in st.roles and role != "main"]
+        tiles = schedule.inner_tiles(st, target, "main")
+        if tiles:
+            main, loops = s.tile(main, tiles)
+            if schedule.prefetches(st):
+                s.mark_prefetch(loops[-1])
+        if schedule.decomposes():
+            main = decompose(s, st, main)
+        s.annotate(main, st.part(pieces.part("main", index)))
+        for role, handle in others:
+            s.annotate(handle, st.part(pieces.part(role, index)))
 
 
 VECTORIZED_ROLES = ("main", "init", "epilogue", "dw_init", "dw_main", "dw_epilogue")
@@ -125,6 +164,9 @@ def vectorization_script(root: ir.Operation, target: Target) -> str:
     s = Script()
     for st in find_strategies(root):
         schedule = SCHEDULES[st.kind]
+        if pieces.cut(st):
+            vectorize_pieces(s, schedule, st, target)
+            continue
         if schedule.peels(st, target):
             sizes = schedule.vector_sizes(st, target, "main")
             assert sizes is not None   # a kind peels only its vectorized main op
@@ -160,6 +202,15 @@ def vectorization_script(root: ir.Operation, target: Target) -> str:
            f"    }} : {ANY}")
     s.cleanup()
     return s.text()
+
+
+def vectorize_pieces(s: Script, schedule: Schedule, st: Strategy, target: Target) -> None:
+    for index, sizes in enumerate(pieces.piece_sizes(st)):
+        for role in (r for r in PIECE_ROLES if r in st.roles):
+            vector = schedule.piece_vector_sizes(st, target, role, sizes)
+            if vector is not None:
+                s.vectorize(s.match_part(st.part(pieces.part(role, index))), vector,
+                            schedule.named_contraction(role))
 
 
 def vector_lowering_script(target: Target) -> str:

@@ -18,9 +18,13 @@ from typing import Any, Callable, Mapping
 
 from ..targets import Target
 from .kernel import Kernel
+from .pieces import Dim, smallest_divisor_at_least
 from .script import Scalable, Script, Sizes
 from .strategy import Decision, Strategy, require
 from .tiles import divisor_tile
+
+# The forall tiles of a cut root, its ragged dimensions and its loop count (pieces.py).
+Cut = tuple[list[int], list[Dim], int]
 
 # Decisions and facts by name. Each name has its Decision's type (int or bool), so they are
 # read untyped, as a Strategy's entries are.
@@ -51,6 +55,47 @@ def divides(extent: int, field: str, value: int, what: str) -> None:
             f"a divisor of the {what} ({extent})")
 
 
+def power_of_two(value: int) -> bool:
+    return value >= 1 and value & (value - 1) == 0
+
+
+def lanes_of(field: str, value: int) -> None:
+    """Vector lanes must be a power of two: LLVM legalizes other widths (48, 24, 23 floats)
+    into shuffles, a 5x48 matmul block 23x slower than 5x32."""
+    require(power_of_two(value), field, value, "a power of two (vector lanes)")
+
+
+def pixel_block(extent: int, limit: int, t: Target) -> int:
+    """Output pixels per register block: a divisor of the extent near `limit` (no ragged
+    piece), else `limit`, the remainder a piece of its own (pieces.py). Scalable targets
+    keep a divisor: their vectorizer cannot mask the width and they are not cut."""
+    block = divisor_tile(extent, limit)
+    if t.scalable or 2 * block >= limit or block == extent:
+        return block
+    return min(limit, extent)
+
+
+def lane_block(extent: int, limit: int, t: Target) -> int:
+    """Lanes per vector along a dimension of lanes: a divisor of the extent up to `limit`
+    when it is a power of two, else `limit` (pow2), the ragged rest cut into pieces.
+    Scalable targets keep the divisor (they are not cut)."""
+    block = divisor_tile(extent, limit)
+    return block if t.scalable or power_of_two(block) else limit
+
+
+def window_cut(out_width: int, width: int, channels: int, block: int, rank: int,
+               root_loops: int, t: Target) -> Cut | None:
+    """Cut a sliding-window root (N, [OH,] OW, C) whose width or lanes are ragged."""
+    if t.scalable or (out_width % width == 0 and channels % block == 0):
+        return None
+    pixel, lane = rank, rank + 1
+    ragged_w, ragged_c = out_width % width != 0, channels % block != 0
+    forall = [1] * rank + [out_width if ragged_w else width, channels if ragged_c else block]
+    dims = ([Dim(pixel, width, out_width, False)] if ragged_w else []) \
+        + ([Dim(lane, block, channels, True)] if ragged_c else [])
+    return forall, dims, root_loops
+
+
 class Schedule(ABC):
     """tiled: whether the kind has a loop nest of its own (softmax heads stay scalar)."""
     decisions: tuple[Decision, ...] = ()
@@ -66,6 +111,16 @@ class Schedule(ABC):
     def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         """What the scripts need of the kernel's shapes besides the decisions."""
         return {}
+
+    def cut(self, k: Kernel, t: Target, chosen: Chosen) -> Cut | None:
+        """Where a register block does not divide its dimension: the root's forall tiles,
+        its ragged dimensions and its loop count (pieces.py); None tiles it whole."""
+        return None
+
+    def piece_vector_sizes(self, s: Strategy, t: Target, role: str,
+                           sizes: dict[int, int]) -> Sizes | None:
+        """Vector sizes of `role` in one piece, `sizes` its extent per ragged loop."""
+        return None
 
     # Not abstract: a kind without decisions (ScalarLoops) has nothing to check.
     def check(self, k: Kernel, t: Target, s: Chosen) -> None:  # noqa: B027
@@ -129,18 +184,46 @@ class Depthwise2D(Schedule):
         operand, dim = self.out_width
         return k.main_operand_shapes[operand][dim]
 
+    rank = 2                 # spatial dimensions
+    main_loops = 6           # N, OH, OW, C, KH, KW
+
     def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         return {"width": pick(fixed, "width",
-                              lambda: divisor_tile(self.extent(k), t.tiling.depthwise_width))}
+                              lambda: pixel_block(self.extent(k), t.tiling.depthwise_width, t))}
 
     def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         operand, dim = self.window_axis
         return {"window": k.main_operand_shapes[operand][dim]}
 
     def check(self, k: Kernel, t: Target, s: Chosen) -> None:
-        divides(self.extent(k), "width", s["width"], "output width")
-        require(s["width"] <= t.registers, "width", s["width"],
-                f"at most {t.registers} (one accumulator register per pixel)")
+        if t.scalable:   # not cut: the vectorizer cannot mask the width
+            divides(self.extent(k), "width", s["width"], "output width")
+        require(1 <= s["width"] <= min(t.registers, self.extent(k)), "width", s["width"],
+                f"1 to {min(t.registers, self.extent(k))} (one accumulator register per "
+                "pixel, at most the output width)")
+
+    def lane_block(self, k: Kernel, t: Target, chosen: Chosen) -> int:
+        """Channels per vector."""
+        return t.lanes
+
+    def root_loops(self, k: Kernel) -> int:
+        return self.main_loops if k.root_role == "main" else self.rank + 2
+
+    def cut(self, k: Kernel, t: Target, chosen: Chosen) -> Cut | None:
+        return window_cut(self.extent(k), chosen["width"], k.root_shape[-1],
+                          self.lane_block(k, t, chosen), self.rank, self.root_loops(k), t)
+
+    def piece_vector_sizes(self, s: Strategy, t: Target, role: str,
+                           sizes: dict[int, int]) -> Sizes | None:
+        pixels = sizes.get(self.rank, s["width"])
+        lanes = sizes.get(self.rank + 1, self.block(s, t))
+        if role == "main":
+            return [1, pixels, lanes, s["window"]]
+        return [1] * self.rank + [pixels, lanes]
+
+    def block(self, s: Strategy, t: Target) -> int:
+        """The lanes of a full vector along the lane dimension (fixed-width targets)."""
+        return t.lanes
 
     def channels(self, s: Strategy, t: Target) -> int | Scalable:
         return channel_vector(t)
@@ -167,6 +250,7 @@ class Depthwise2D(Schedule):
 
 class Depthwise1D(Depthwise2D):
     out_width, window_axis = (2, 1), (1, 0)
+    rank, main_loops = 1, 4  # N, OW, C, KW
 
     def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, s["width"], forall_channel(t)]
@@ -184,6 +268,9 @@ class Depthwise1D(Depthwise2D):
             return [1, s["width"], channel_vector(t), s["window"]]
         return [1, s["width"], channel_vector(t)]
 
+
+# Below this many multiply-adds, a kernel's tiles are not split for threads.
+PARALLEL_MACS = 1 << 16
 
 PREFETCH = Decision("prefetch", "mark the reduction loop for prefetch-next-panels (it prefetches "
                                 "the next weight panels or rows where the loop streams them)", bool)
@@ -221,7 +308,8 @@ class Matmul(Schedule):
         if t.scalable:
             return t.tiling.matmul_vectors
         block = t.tiling.matmul_rows * t.tiling.matmul_vectors
-        return max(t.tiling.matmul_vectors, block // rows)
+        vectors = max(t.tiling.matmul_vectors, block // rows)
+        return 1 << (vectors.bit_length() - 1)      # lanes in a power of two (lanes_of)
 
     def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         rows = pick(fixed, "rows", lambda: self.rows(k, t))
@@ -242,6 +330,34 @@ class Matmul(Schedule):
         require(s["vectors"] >= 1 and s["rows"] * s["vectors"] <= registers, "vectors",
                 s["vectors"], f"at least 1, with rows x vectors = {s['rows']} x "
                               f"{s['vectors']} accumulators at most {registers}")
+        lanes_of("vectors", s["vectors"])
+
+    def cut(self, k: Kernel, t: Target, chosen: Chosen) -> Cut | None:
+        """Ragged rows: the forall takes the smallest divisor of M holding a block, the
+        blocks inside it; ragged columns: the forall takes all of N (or a divisor of N
+        that leaves tiles for the planned threads when M has too few), the pieces of
+        powers of two inside."""
+        if t.scalable:
+            return None
+        (m, depth), (_, n) = k.main_operand_shapes[0], k.main_operand_shapes[1]
+        rows, cols = chosen["rows"], chosen["vectors"] * t.lanes
+        if m % rows == 0 and n % cols == 0:
+            return None
+        m_tile = rows if m % rows == 0 else smallest_divisor_at_least(m, rows)
+        n_tile = cols
+        if n % cols:
+            # (a layer of a few thousand multiply-adds is done before a thread wakes up)
+            few = m // m_tile < t.planned_threads and m * n * depth >= PARALLEL_MACS
+            n_tile = max((d for d in range(1, n // t.planned_threads + 1) if n % d == 0),
+                         default=n) if few else n
+        dims = ([Dim(0, rows, m_tile, False)] if m_tile != rows else []) \
+            + ([Dim(1, cols, n_tile, True)] if n_tile != cols else [])
+        return [m_tile, n_tile], dims, 3 if k.root_role == "main" else 2
+
+    def piece_vector_sizes(self, s: Strategy, t: Target, role: str,
+                           sizes: dict[int, int]) -> Sizes | None:
+        block = [sizes.get(0, s["rows"]), sizes.get(1, s["vectors"] * t.lanes)]
+        return block + ([1] if role == "main" else [])
 
     def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [s["rows"], forall_channel(t, s["vectors"])]
@@ -275,14 +391,17 @@ class Conv2D(Schedule):
                  Decision("filters", "filters per register block (divides the filters)"),
                  Decision("channel_chunk", "input channels per reduction step (divides them)"))
     out_width, window_axis, channel_axis = (2, 2), 1, 2   # KW and C of the HWCF kernel
+    rank, main_loops = 2, 7   # N, OH, OW, F, KH, KW, C
+
+    def extent(self, k: Kernel) -> int:
+        return k.main_operand_shapes[self.out_width[0]][self.out_width[1]]
 
     def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         kernel = k.main_operand_shapes[1]
-        out_width = k.main_operand_shapes[self.out_width[0]][self.out_width[1]]
         return {"width": pick(fixed, "width",
-                              lambda: divisor_tile(out_width, t.tiling.depthwise_width)),
-                "filters": pick(fixed, "filters", lambda: divisor_tile(
-                    kernel[-1], t.lanes * t.tiling.conv_filter_vectors)),
+                              lambda: pixel_block(self.extent(k), t.tiling.depthwise_width, t)),
+                "filters": pick(fixed, "filters", lambda: lane_block(
+                    kernel[-1], t.lanes * t.tiling.conv_filter_vectors, t)),
                 "channel_chunk": pick(fixed, "channel_chunk",
                                       lambda: divisor_tile(kernel[self.channel_axis], 16))}
 
@@ -291,11 +410,28 @@ class Conv2D(Schedule):
 
     def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         kernel = k.main_operand_shapes[1]
-        divides(k.main_operand_shapes[self.out_width[0]][self.out_width[1]], "width",
-                s["width"], "output width")
-        divides(kernel[-1], "filters", s["filters"], "filter count")
+        if t.scalable:   # not cut: the 1-D conv vectorizer masks neither filters nor width
+            divides(self.extent(k), "width", s["width"], "output width")
+            divides(kernel[-1], "filters", s["filters"], "filter count")
+        else:
+            require(1 <= s["width"] <= self.extent(k), "width", s["width"],
+                    f"1 to the output width ({self.extent(k)})")
+            lanes_of("filters", s["filters"])
         divides(kernel[self.channel_axis], "channel_chunk", s["channel_chunk"],
                 "input channel count")
+
+    def cut(self, k: Kernel, t: Target, chosen: Chosen) -> Cut | None:
+        loops = self.main_loops if k.root_role == "main" else self.rank + 2
+        return window_cut(self.extent(k), chosen["width"], k.main_operand_shapes[1][-1],
+                          chosen["filters"], self.rank, loops, t)
+
+    def piece_vector_sizes(self, s: Strategy, t: Target, role: str,
+                           sizes: dict[int, int]) -> Sizes | None:
+        pixels = sizes.get(self.rank, s["width"])
+        filters = sizes.get(self.rank + 1, s["filters"])
+        if role == "main":
+            return [1, pixels, filters, s["window"], s["channel_chunk"]]
+        return [1] * self.rank + [pixels, filters]
 
     def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, 1, s["width"], s["filters"]]
@@ -314,6 +450,7 @@ class Conv2D(Schedule):
 
 class Conv1D(Conv2D):
     out_width, window_axis, channel_axis = (2, 1), 0, 1   # K and C of the WCF kernel
+    rank, main_loops = 1, 5   # N, OW, F, KW, C
 
     def root_tiles(self, s: Strategy, t: Target) -> list[int]:
         return [1, s["width"], s["filters"]]
@@ -338,11 +475,20 @@ class Pool2D(Depthwise2D):
 
     def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
         return super().choose(k, t, fixed) | {"channels": pick(
-            fixed, "channels", lambda: divisor_tile(k.main_operand_shapes[0][-1], t.lanes))}
+            fixed, "channels", lambda: lane_block(k.main_operand_shapes[0][-1], t.lanes, t))}
 
     def check(self, k: Kernel, t: Target, s: Chosen) -> None:
         super().check(k, t, s)
-        divides(k.main_operand_shapes[0][-1], "channels", s["channels"], "channel count")
+        if t.scalable:
+            divides(k.main_operand_shapes[0][-1], "channels", s["channels"], "channel count")
+        else:
+            lanes_of("channels", s["channels"])
+
+    def lane_block(self, k: Kernel, t: Target, chosen: Chosen) -> int:
+        return int(chosen["channels"])
+
+    def block(self, s: Strategy, t: Target) -> int:
+        return int(s["channels"])
 
     def channels(self, s: Strategy, t: Target) -> int | Scalable:
         return s["channels"]
