@@ -67,12 +67,13 @@ def test_plan_fits_and_divides(name, target_row):
     stride, window = SHAPES[name][5], SHAPES[name][4]
     assert plan.pixels % plan.dw_pixels == 0
     assert plan.dw_pixels + stride * (plan.dw_pixels - 1) + window <= t.registers
-    assert width % plan.pixels == 0 and panels % plan.tile_panels == 0
+    # a block not dividing the width works along whole rows, its last piece narrower
+    assert (width % plan.pixels == 0 or plan.cols == width) and panels % plan.tile_panels == 0
     assert plan.tile_panels % plan.panels == 0
     rows_total = out[0] if len(out) == 2 else width // plan.pixels
     assert rows_total % plan.rows == 0
     cols = plan.cols if len(out) == 2 else plan.pixels
-    assert width % cols == 0 and cols % plan.pixels == 0
+    assert width % cols == 0 and (cols % plan.pixels == 0 or cols == width)
     assert plan.rows == 1 or plan.rows * cols * channels * 4 <= TILE_BYTES
     tiles = (rows_total // plan.rows) * (width // cols if len(out) == 2 else 1) \
         * (panels // plan.tile_panels)
@@ -206,7 +207,8 @@ def test_fixed_decisions_are_kept_and_later_ones_follow():
 
 
 @pytest.mark.parametrize("fixed, field", [
-    ({"pixels": 5}, "pixels"),                         # does not divide 56
+    ({"pixels": 60}, "pixels"),                        # wider than the 56 columns
+    ({"pixels": 5, "cols": 28}, "pixels"),             # a ragged block needs whole rows
     ({"pixels": 56}, "pixels"),                        # 56 x 2 panels spill
     ({"rows": 5}, "rows"),
     ({"block_rows": 3}, "block_rows"),
@@ -219,3 +221,10 @@ def test_decisions_that_cannot_be_honoured_are_refused(fixed, field):
     with pytest.raises(StrategyError) as raised:
         separable.check(k, AVX512, chosen)
     assert raised.value.field == field
+
+
+def test_a_width_with_only_tiny_dividing_blocks_takes_a_ragged_block():
+    """74 columns (Xception at 150x150) divide into blocks of 2: 14-pixel blocks with a
+    last piece of 4 hold 28 accumulators (pieces.py), 2.4x faster measured."""
+    plan = choose(kernel(74, 74, 256, 256, 3, 1), AVX512)
+    assert (plan.pixels, plan.panels, plan.cols) == (14, 2, 74)

@@ -139,8 +139,8 @@ def tile_in_pieces(s: Script, schedule: Schedule, st: Strategy, target: Target) 
     tiled, loop = s.tile_forall(s.match_part(st.part(st.root_role)), st["forall"])
     for role in st.producers:
         _, loop = s.fuse_into(s.match_part(st.part(role)), loop)
-    for index, (container, _) in enumerate(pieces.cascade(s, st, tiled, loop,
-                                                          pieces.dims_of(st))):
+    cut = pieces.cascade(s, pieces.root_of(st), tiled, loop, pieces.dims_of(st))
+    for index, (container, _) in enumerate(cut):
         main = s.match_part_in(st.part("main"), container)
         others = [(role, s.match_part_in(st.part(role), container))
                   for role in PIECE_ROLES if role in st.roles and role != "main"]
@@ -205,7 +205,7 @@ def vectorization_script(root: ir.Operation, target: Target) -> str:
 
 
 def vectorize_pieces(s: Script, schedule: Schedule, st: Strategy, target: Target) -> None:
-    for index, sizes in enumerate(pieces.piece_sizes(st)):
+    for index, sizes in enumerate(pieces.piece_sizes(pieces.dims_of(st))):
         for role in (r for r in PIECE_ROLES if r in st.roles):
             vector = schedule.piece_vector_sizes(st, target, role, sizes)
             if vector is not None:

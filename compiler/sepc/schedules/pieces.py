@@ -70,9 +70,16 @@ def cut(s: Strategy) -> bool:
 Piece = tuple[str, dict[int, int]]   # the loop that holds the piece, its size per ragged loop
 
 
-def cascade(script: Script, s: Strategy, root: str, container: str, dims: list[Dim],
+@dataclass(frozen=True)
+class Root:
+    """The op cut into pieces: its part (to find it again in a loop) and its loop count."""
+    part: str
+    loops: int
+
+
+def cascade(script: Script, root: Root, handle: str, container: str, dims: list[Dim],
             sizes: dict[int, int] | None = None) -> list[Piece]:
-    """Tile the root (`root`, inside `container`) along each ragged dimension in turn;
+    """Tile the root (`handle`, inside `container`) along each ragged dimension in turn;
     returns every piece, in the order the scripts number them."""
     sizes = sizes or {}
     if not dims:
@@ -84,23 +91,35 @@ def cascade(script: Script, s: Strategy, root: str, container: str, dims: list[D
         if extent < width:
             continue
         if extent == width:           # one step: no loop
-            return pieces + cascade(script, s, root, container, inner, sizes | {dim.loop: width})
-        tile = [0] * int(s["root_loops"])
+            return pieces + cascade(script, root, handle, container, inner,
+                                    sizes | {dim.loop: width})
+        tile = [0] * root.loops
         tile[dim.loop] = width
-        tiled, loop = script.fuse(root, tile)
+        tiled, loop = script.fuse(handle, tile)
         if extent % width == 0:
-            return pieces + cascade(script, s, tiled, loop, inner, sizes | {dim.loop: width})
+            return pieces + cascade(script, root, tiled, loop, inner, sizes | {dim.loop: width})
         full, rest = script.peel(loop)
-        pieces += cascade(script, s, script.match_part_in(s.part(s.root_role), full), full,
-                          inner, sizes | {dim.loop: width})
-        root, container = script.match_part_in(s.part(s.root_role), rest), rest
+        pieces += cascade(script, root, script.match_part_in(root.part, full), full, inner,
+                          sizes | {dim.loop: width})
+        handle, container = script.match_part_in(root.part, rest), rest
         extent %= width
     return pieces
 
 
-def piece_sizes(s: Strategy) -> list[dict[int, int]]:
+def piece_sizes(dims: list[Dim]) -> list[dict[int, int]]:
     """Each piece's sizes, in script order (the cascade run on a script thrown away)."""
-    return [sizes for _, sizes in cascade(Script(), s, "%root", "%loop", dims_of(s))]
+    loops = 1 + max((d.loop for d in dims), default=0)
+    return [sizes for _, sizes in cascade(Script(), Root("", loops), "%root", "%loop", dims)]
+
+
+def root_of(s: Strategy) -> Root:
+    return Root(s.part(s.root_role), int(s["root_loops"]))
+
+
+def index_of(role: str) -> tuple[str, int | None]:
+    """`main@2` -> ("main", 2); a role of no piece -> (role, None)."""
+    name, at, index = role.partition("@")
+    return (name, int(index)) if at else (role, None)
 
 
 def part(role: str, index: int) -> str:
