@@ -42,6 +42,7 @@ PASS_MODULES: dict[str, str] = {
     "drop-buffer-arg-attrs": "drop_buffer_arg_attrs",
     "add-thread-control": "add_thread_control",
     "add-serial-thread-control": "add_thread_control",
+    "insert-layer-timers": "insert_layer_timers",
 }
 
 OPTION_TYPES: dict[type, Callable[[str], Any]] = {
