@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from mlir import ir
 
@@ -18,6 +18,7 @@ from .frontend.emit_sep import emit_module
 from .frontend.graph import Graph
 from .frontend.model_json import load_model
 from .passes.add_thread_control import setter_symbol
+from .passes.insert_layer_timers import profiled_layers, reader_symbol
 from .pipeline import STAGE_NAMES, Compilation, run_until
 from .schedules import describe
 from .targets import Target, resolve_target
@@ -39,9 +40,9 @@ def check_options(target: str, schedule: str) -> Target:
 
 
 def lower(graph: Graph, target: Target, last_stage: str, schedule: str,
-          strategy_file: str = "") -> Compilation:
+          strategy_file: str = "", profile: bool = False) -> Compilation:
     module = emit_module(graph)
-    c = Compilation(module, target, schedule, strategy_file)
+    c = Compilation(module, target, schedule, strategy_file, profile)
     run_until(c, last_stage)
     return c
 
@@ -84,15 +85,23 @@ def emit(model_path: str, stage: str, target: str = "host", random_weights: int 
 LIBRARY_KINDS = ("shared", "static")
 
 
+def profile_field(c: Compilation, entry: str) -> dict[str, Any]:
+    """The manifest's "profile" field of an instrumented build (docs/profile.md)."""
+    return {"profile": {"reader": reader_symbol(entry), "clock": "CLOCK_MONOTONIC",
+                        "unit": "ns", "layers": profiled_layers(c.module.operation).get(entry, [])}}
+
+
 def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
                  random_weights: int | None = None, schedule: str = "auto",
                  threads: int = 1, libraries: tuple[str, ...] = ("shared",),
-                 strategy_file: str = "") -> str:
+                 strategy_file: str = "", profile: bool = False) -> str:
     """Compile model.json into out_dir; returns the manifest's path. `threads` is how many
     threads a call uses by default (the runtime may ask for another count per model).
     `libraries`: "static" adds NAME.a (the same objects, for linking into an application)
     to NAME.so, which is always written: the manifest and the runtime refer to it.
-    `strategy_file`: decisions that override the cost model's (--strategy)."""
+    `strategy_file`: decisions that override the cost model's (--strategy).
+    `profile`: the instrumented build of `sepc profile`, its per-layer counters named in the
+    manifest's "profile" field (docs/profile.md)."""
     unknown = [kind for kind in libraries if kind not in LIBRARY_KINDS]
     if unknown:
         raise UserError(f"--emit-lib: unknown library kind '{unknown[0]}', expected "
@@ -104,7 +113,7 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
         raise UserError(f"--threads {threads}: target {tgt.name} builds single-threaded libraries")
     graph = load_model(model_path, random_weights)
     with make_context(), ir.Location.unknown():
-        c = lower(graph, tgt, "llvm", schedule, strategy_file)
+        c = lower(graph, tgt, "llvm", schedule, strategy_file, profile)
         with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
             work = Path(tmp)
             ll = llvm_ir(c, work)
@@ -122,7 +131,8 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
                  "arch": tgt.arch, "threads": threads, "schedule": schedule,
                  "compiler": {"mlir": toolchain.mlir_version()}}
                 | ({"thread_control": setter_symbol(entry_symbol(graph.name))}
-                   if tgt.openmp else {}),
+                   if tgt.openmp else {})
+                | (profile_field(c, entry_symbol(graph.name)) if profile else {}),
                 [(spec.name, spec.shape) for spec in graph.inputs],
                 [(name, graph.shape_of(name)) for name in graph.outputs],
                 str(static) if static else None)

@@ -28,6 +28,7 @@ class Compilation:
     target: Target
     schedule: str = "auto"
     strategy_file: str = ""       # decisions overriding the cost model's (select-strategy)
+    profile: bool = False         # the instrumented build of `sepc profile` (insert-layer-timers)
     weights: list[WeightBlob] = field(default_factory=list)  # moved out of the IR
 
 
@@ -132,7 +133,13 @@ def prefetch(target: Target) -> PassSpec:
                                              "line-floats": target.line_floats})
 
 
-def stages(target: Target) -> list[Stage]:
+def layer_timers(profile: bool) -> tuple[Step, ...]:
+    """The profile build's timers, on the calling thread around each layer's top-level ops:
+    after the tile loops became parallel loops, before they become OpenMP regions."""
+    return (passes("insert-layer-timers"),) if profile else ()
+
+
+def stages(target: Target, profile: bool = False) -> list[Stage]:
     return [
         Stage("sep", (passes(*GRAPH_PASSES),)),
         Stage("linalg", (passes(*fusion(target), "lower-to-linalg"), mlir("canonicalize,cse"))),
@@ -148,6 +155,7 @@ def stages(target: Target) -> list[Stage]:
                        extract_weights(),
                        passes("add-thread-control" if target.openmp
                               else "add-serial-thread-control"),
+                       *layer_timers(profile),
                        mlir(to_llvm(target)))),
     ]
 
@@ -183,7 +191,7 @@ def run_step(c: Compilation, step: Step) -> None:
 
 def run_until(c: Compilation, last: str) -> None:
     """Run the stages up to and including `last`."""
-    for stage in stages(c.target):
+    for stage in stages(c.target, c.profile):
         for step in stage.steps:
             run_step(c, step)
         if stage.name == last:

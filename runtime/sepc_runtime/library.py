@@ -73,6 +73,25 @@ def load_thread_control(manifest: Manifest) -> CFuncPtr | None:
     return setter
 
 
+def load_profile_reader(manifest: Manifest) -> CFuncPtr:
+    """`int32_t reader(int64_t *ns, int32_t n)` of a profile build (`sepc profile`, whose
+    manifest names it in "profile"): takes the per-layer nanosecond counters and resets
+    them. Call after load(): it verified and loaded the library."""
+    profile = manifest.fields.get("profile")
+    name = profile.get("reader") if isinstance(profile, dict) else None
+    if not isinstance(name, str) or not name:
+        raise LoadError(f"{manifest.path}: field 'profile': expected an object naming the "
+                        f"'reader' of a profile build, got {profile!r}")
+    handle = _loaded[manifest.library_sha256]
+    try:
+        reader = handle[name]
+    except AttributeError:
+        raise LoadError(f"{manifest.library_path}: no profile reader '{name}'") from None
+    reader.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+    reader.restype = ctypes.c_int32
+    return reader
+
+
 def elf_arch(image: bytes) -> str | None:
     """The architecture an ELF image was built for (or "ELF machine N"); None if not ELF."""
     if len(image) < 20 or image[:4] != b"\x7fELF":
