@@ -1,7 +1,7 @@
 """The op table: one row per model.json op, holding everything the stages need to know of it.
 
 - model.json: the rank of its input, its fields (parser and default), how its output shape
-  follows, which parameters it takes from the .npz (frontend/);
+  follows, which parameters it takes from the .npz, how many FLOPs it computes (frontend/);
 - the `sep` dialect: the op it is emitted as, its parameter operands in order (the IRDL
   definition of the dialect is generated from these rows: dialects/);
 - graph passes: whether a following activation layer fuses into it, how batch norm folds
@@ -21,7 +21,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 from mlir import ir
 
-from .frontend import shapes
+from .frontend import flops, shapes
 from .frontend.fields import (Field, SameAs, boolean, explicit_padding, one_of, positive_float,
                               positive_int, spatial_sizes, target_shape, window_padding)
 from .frontend.weights import ParamSpec
@@ -64,6 +64,7 @@ class Op:
     lower: LowerFn | None = None    # None: a graph pass rewrites it away first
     lowered_by: str = ""            # that pass, for ops without a lowering
     schedule_kinds: tuple[str, ...] = ()      # () only for ops that move data (pad, reshape)
+    flops: flops.FlopsFn = flops.none         # what `sepc profile` divides a layer's time into
 
     @property
     def spatial_rank(self) -> int | None:
@@ -101,7 +102,8 @@ def _conv_ops(suffix: str, rank: int) -> dict[str, Op]:
             infer=shapes.infer_conv, params=shapes.conv_params, sep_op="sep.conv" + suffix,
             sep_operands=WEIGHTS, fuses_activation=True, folds_batch_norm=scale_filters,
             verify=verify_rules.conv, lower=lower.lower_conv,
-            schedule_kinds=("separable" + suffix, "matmul", "conv" + suffix, "softmax")),
+            schedule_kinds=("separable" + suffix, "matmul", "conv" + suffix, "softmax"),
+            flops=flops.conv),
         "depthwise_conv" + suffix: Op(
             doc=f"A depthwise {rank}-D convolution; kernel (K.., C, M), output channel c*M+m.",
             input_rank=rank + 2, fields=_conv_fields(filters=False, depthwise=True),
@@ -109,14 +111,15 @@ def _conv_ops(suffix: str, rank: int) -> dict[str, Op]:
             sep_op="sep.depthwise_conv" + suffix, sep_operands=("depthwise_kernel", "bias"),
             fuses_activation=True, folds_batch_norm=scale_depthwise,
             verify=verify_rules.depthwise, lower=lower.lower_depthwise,
-            schedule_kinds=("depthwise" + suffix, "softmax")),
+            schedule_kinds=("depthwise" + suffix, "softmax"), flops=flops.depthwise),
         "separable_conv" + suffix: Op(
             doc=f"A depthwise then 1x1 pointwise {rank}-D convolution.",
             input_rank=rank + 2, fields=_conv_fields(filters=True, depthwise=True),
             infer=shapes.infer_conv, params=shapes.separable_params,
             sep_op="sep.separable_conv" + suffix,
             sep_operands=("depthwise_kernel", "pointwise_kernel", "bias"),
-            fuses_activation=True, verify=verify_rules.separable, lowered_by="split-separable"),
+            fuses_activation=True, verify=verify_rules.separable, lowered_by="split-separable",
+            flops=flops.separable),
     }
 
 
@@ -133,7 +136,8 @@ def _global_pool(rank: int) -> Op:
     return Op(doc="The mean over all spatial dimensions (1-D or 2-D).",
               input_rank=rank + 2, fields={"keepdims": Field(boolean, False)},
               infer=shapes.infer_global_pool, sep_op="sep.global_avg_pool",
-              lower=lower.lower_global_avg_pool, schedule_kinds=("elementwise",))
+              lower=lower.lower_global_avg_pool, schedule_kinds=("elementwise",),
+              flops=flops.global_average_pool)
 
 
 OPS: dict[str, Op] = {
@@ -146,7 +150,8 @@ OPS: dict[str, Op] = {
         input_rank=None, fields={"epsilon": Field(positive_float, 0.001), "activation": ACTIVATION},
         infer=shapes.infer_same_shape, params=shapes.batch_norm_params, sep_op="sep.batch_norm",
         sep_operands=("gamma", "beta", "moving_mean", "moving_variance"), fuses_activation=True,
-        lower=lower.lower_batch_norm, schedule_kinds=("elementwise", "softmax")),
+        lower=lower.lower_batch_norm, schedule_kinds=("elementwise", "softmax"),
+        flops=flops.batch_norm),
     "activation": Op(
         doc="An elementwise activation (or softmax over the last axis).",
         input_rank=None, fields={"activation": Field(one_of(tuple(ACTIVATIONS)))},
@@ -157,7 +162,7 @@ OPS: dict[str, Op] = {
         input_rank=None, fields={"activation": ACTIVATION}, infer=shapes.infer_add,
         sep_op="sep.add", inputs_field="inputs", fuses_activation=True,
         verify=verify_rules.same_shapes, lower=lower.lower_add,
-        schedule_kinds=("elementwise", "softmax")),
+        schedule_kinds=("elementwise", "softmax"), flops=flops.add),
     "zero_padding2d": Op(
         doc="Zero padding of the two spatial dimensions.",
         input_rank=4, fields={"padding": Field(explicit_padding)},
@@ -170,7 +175,7 @@ OPS: dict[str, Op] = {
     "average_pooling2d": Op(
         doc="Average pooling over the real (unpadded) elements of each window.",
         input_rank=4, fields=POOL_FIELDS, infer=shapes.infer_pool, sep_op="sep.avg_pool2d",
-        lower=lower.lower_avg_pool, schedule_kinds=("pool2d",)),
+        lower=lower.lower_avg_pool, schedule_kinds=("pool2d",), flops=flops.average_pool),
     "global_average_pooling2d": _global_pool(2),
     "global_average_pooling1d": _global_pool(1),
     "reshape": Op(
@@ -183,7 +188,7 @@ OPS: dict[str, Op] = {
                                  "activation": ACTIVATION},
         infer=shapes.infer_dense, params=shapes.dense_params, sep_op="sep.dense",
         sep_operands=WEIGHTS, fuses_activation=True, folds_batch_norm=scale_filters,
-        lower=lower.lower_dense, schedule_kinds=("matmul", "softmax")),
+        lower=lower.lower_dense, schedule_kinds=("matmul", "softmax"), flops=flops.dense),
 }
 
 
