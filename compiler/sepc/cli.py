@@ -1,4 +1,5 @@
-"""The `sepc` command line (spec/cli.md): compile, run, and opt for pass-level tests."""
+"""The `sepc` command line (spec/cli.md): compile, run, and opt for pass-level tests; profile
+(docs/cli.md, an extension)."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     from .driver import EMIT_STAGES, SCHEDULES
+    from .profile import DEFAULT_RUNS, DEFAULT_WARMUP
     top = ArgumentParser(prog="sepc",
                          description="A compiler for depthwise-separable conv networks.")
     sub = top.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
@@ -52,6 +54,20 @@ def parser() -> argparse.ArgumentParser:
                         "MODULE:CALLABLE returning (model, example_input)")
     i.add_argument("--format", required=True, choices=("keras", "onnx", "torch"))
     i.add_argument("-o", dest="out_dir", default=".")
+
+    p = sub.add_parser("profile", help="time every layer of the compiled model on this machine "
+                                       "(docs/profile.md)")
+    p.add_argument("model")
+    p.add_argument("--target", required=True, help="host, or a row of this machine's architecture")
+    p.add_argument("--threads", type=int, default=1, metavar="N")
+    p.add_argument("--runs", type=int, default=DEFAULT_RUNS, metavar="N",
+                   help="timed calls of each build (the median is reported)")
+    p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, metavar="N",
+                   help="untimed calls of each build first")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--random-weights", type=int, metavar="SEED")
+    p.add_argument("--strategy", default="", metavar="FILE",
+                   help="a strategy file, as for sepc compile")
 
     o = sub.add_parser("opt", help="run sepc passes and upstream pipelines on a .mlir file")
     o.add_argument("file")
@@ -93,6 +109,12 @@ def parse_inputs(pairs: list[str]) -> dict[str, str]:
 def command_run(args: argparse.Namespace) -> None:
     from .run import run_manifest
     run_manifest(args.manifest, parse_inputs(args.input), args.output_dir, args.sve_vl)
+
+
+def command_profile(args: argparse.Namespace) -> None:
+    from .profile import Request, run
+    sys.stdout.write(run(Request(args.model, args.target, args.threads, args.runs, args.warmup,
+                                 args.random_weights, args.strategy), args.json))
 
 
 def command_opt(args: argparse.Namespace) -> None:
@@ -149,7 +171,7 @@ def command_import(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"compile": command_compile, "run": command_run, "opt": command_opt,
-            "import": command_import}
+            "import": command_import, "profile": command_profile}
 
 
 def main(argv: list[str] | None = None) -> int:
