@@ -109,6 +109,7 @@ class Report:
     peak: Peak
     plain_ns: list[int]        # per call of the uninstrumented library, from Python
     profiled_ns: list[int]     # the same for the instrumented one
+    load: tuple[float, float]  # the 1-minute load average before and after timing
 
     @property
     def sum_ms(self) -> float:
@@ -356,13 +357,15 @@ def profile(request: Request) -> Report:
         model, profiled = bound_call(profiled_manifest, request.threads)
         timed_layers = list(model.manifest.fields["profile"]["layers"])
         rows, untimed = make_rows(graph, timed_layers, members, strategies)
+        load_before = os.getloadavg()[0]
         plain_ns, profiled_ns, layer_ns = time_builds(
             plain, profiled, counter_taker(model, len(timed_layers)), request.runs,
             request.warmup)
+        load = (load_before, os.getloadavg()[0])
     for index, row in enumerate(rows):
         row.ns = [run[index] for run in layer_ns]
     return Report(request, graph.name, target, rows, untimed,
-                  measure_peak(target, request.threads), plain_ns, profiled_ns)
+                  measure_peak(target, request.threads), plain_ns, profiled_ns, load)
 
 
 # --- output -------------------------------------------------------------------------------
@@ -401,6 +404,8 @@ def render_json(report: Report) -> str:
                     "strategy_summary": strategy_summary(row.strategies)}
                    for row in report.rows],
         "untimed_layers": report.untimed,
+        "load_average": {"before": report.load[0], "after": report.load[1],
+                         "cores": os.cpu_count()},
         "sum_ms": report.sum_ms, "call_sum_ms": report.call_sum_ms,
         "end_to_end_ms": report.end_to_end_ms,
         "instrumented_ms": report.instrumented_ms,
@@ -414,16 +419,22 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def render_text(report: Report) -> str:
+def header(report: Report) -> list[str]:
     r, peak = report.request, report.peak
+    threads = f"{r.threads} thread{'s' if r.threads > 1 else ''}"
+    return [f"sepc profile: {report.model} on {report.target.name}, {threads}, "
+            f"median of {r.runs} runs after {r.warmup} warm-up",
+            "roofline: " + (f"{peak.gflops:.1f} GFLOP/s" if peak.gflops else "unknown")
+            + f" ({peak.source})",
+            # other work on the machine stretches some layers' spans more than others'
+            f"load average: {report.load[0]:.2f} before, {report.load[1]:.2f} after, on "
+            f"{os.cpu_count()} cores"]
+
+
+def table(report: Report) -> list[str]:
     width = max([len("layer")] + [len(row.name) for row in report.rows])
     kind_width = max([len("kind")] + [len(row.kind) for row in report.rows])
-    threads = f"{r.threads} thread{'s' if r.threads > 1 else ''}"
-    lines = [f"sepc profile: {report.model} on {report.target.name}, {threads}, "
-             f"median of {r.runs} runs after {r.warmup} warm-up",
-             "roofline: " + (f"{peak.gflops:.1f} GFLOP/s" if peak.gflops else "unknown")
-             + f" ({peak.source})", "",
-             f"{'#':>3}  {'layer':<{width}}  {'kind':<{kind_width}}  {'ms':>8}  {'GFLOP/s':>8}"
+    lines = [f"{'#':>3}  {'layer':<{width}}  {'kind':<{kind_width}}  {'ms':>8}  {'GFLOP/s':>8}"
              f"  {'share':>6}  {'roofline':>8}  strategy"]
     for index, row in enumerate(report.rows):
         f = row_figures(row, report)
@@ -431,7 +442,11 @@ def render_text(report: Report) -> str:
         lines.append(f"{index:>3}  {row.name:<{width}}  {row.kind:<{kind_width}}  "
                      f"{row.ms:>8.3f}  {gflops:>8}  {percent(f['share']):>6}  "
                      f"{percent(f['roofline_fraction']):>8}  {strategy_summary(row.strategies)}")
-    return "\n".join(lines + [""] + totals(report)) + "\n"
+    return lines
+
+
+def render_text(report: Report) -> str:
+    return "\n".join(header(report) + [""] + table(report) + [""] + totals(report)) + "\n"
 
 
 def totals(report: Report) -> list[str]:

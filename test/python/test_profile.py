@@ -93,8 +93,8 @@ def test_json_report(report):
     document = json.loads(render_json(report))
     assert set(document) == {"model", "model_file", "target", "resolved_target", "threads",
                              "runs", "warmup", "peak", "layers", "untimed_layers", "sum_ms",
-                             "call_sum_ms", "end_to_end_ms", "instrumented_ms", "overhead_ms",
-                             "overhead_fraction"}
+                             "call_sum_ms", "end_to_end_ms", "load_average",
+                             "instrumented_ms", "overhead_ms", "overhead_fraction"}
     assert document["model"] == "tiny" and document["runs"] == RUNS
     assert set(document["peak"]) == {"gflops", "gflops_per_core", "cores", "source"}
     for layer in document["layers"]:
@@ -113,7 +113,8 @@ def test_text_report_has_a_row_per_kernel_and_the_totals(report):
                               "strategy"]
     for index, row in enumerate(report.rows):
         assert any(line.split()[:2] == [str(index), row.name] for line in text.splitlines())
-    for total in ("sum of layers:", "end to end:", "instrumented:", "roofline:"):
+    for total in ("sum of layers:", "end to end:", "instrumented:", "roofline:",
+                  "load average:"):
         assert total in text
 
 
