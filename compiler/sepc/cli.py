@@ -69,6 +69,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="", metavar="FILE",
                    help="a strategy file, as for sepc compile")
 
+    t = sub.add_parser("tune", help="time candidate strategies of each kernel on this machine "
+                                    "and write the fastest as a strategy file (docs/tune.md)")
+    t.add_argument("model")
+    t.add_argument("--target", required=True, help="host, x86-avx2, x86-avx512 (this CPU's)")
+    t.add_argument("-o", dest="out", required=True, metavar="FILE",
+                   help="the strategy file to write (for sepc compile --strategy)")
+    t.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="threads the kernels are built and timed with")
+    t.add_argument("--budget-s", type=float, default=600.0, metavar="S",
+                   help="seconds the whole run may take (largest kernels first)")
+    t.add_argument("--cache", metavar="FILE",
+                   help="the tuning cache (default ~/.cache/sepc/tune.json)")
+    t.add_argument("--random-weights", type=int, metavar="SEED")
+
     o = sub.add_parser("opt", help="run sepc passes and upstream pipelines on a .mlir file")
     o.add_argument("file")
     o.add_argument("--passes", action="append", default=[], type=lambda text: ("sepc", text),
@@ -165,13 +179,19 @@ def optimize(path: str, steps: list[tuple[str, str]]) -> str:
         return str(module)
 
 
+def command_tune(args: argparse.Namespace) -> None:
+    from .tune import Options, command
+    command(args.model, args.out, Options(args.target, args.threads, args.budget_s, args.cache,
+                                          args.random_weights))
+
+
 def command_import(args: argparse.Namespace) -> None:
     from .importers import import_model
     print(import_model(args.source, args.format, args.out_dir))
 
 
 COMMANDS = {"compile": command_compile, "run": command_run, "opt": command_opt,
-            "import": command_import, "profile": command_profile}
+            "import": command_import, "profile": command_profile, "tune": command_tune}
 
 
 def main(argv: list[str] | None = None) -> int:
