@@ -8,6 +8,7 @@ import pytest
 
 from sepc.schedules import separable
 from sepc.schedules.kernel import Kernel
+from sepc.schedules.separable import Separable
 from sepc.schedules.strategy import StrategyError
 from sepc.targets import TARGETS
 
@@ -196,9 +197,18 @@ def test_depthwise_band_fits_half_of_l1():
     assert separable.depthwise_input_bytes(k, AVX512, 7, band) <= AVX512.memory.l1d // 2
 
 
-def test_prefetch_only_large_weights():
-    assert separable.prefetch(kernel(*SHAPES["E"]), AVX512)        # 1 MiB
-    assert not separable.prefetch(kernel(*SHAPES["C"]), AVX512)    # 64 KiB
+def test_prefetch_only_large_weights_with_a_next_block():
+    assert separable.prefetch(kernel(*SHAPES["E"]), AVX512, 2, 8)        # 1 MiB
+    assert not separable.prefetch(kernel(*SHAPES["C"]), AVX512, 2, 8)    # 64 KiB
+    assert not separable.prefetch(kernel(*SHAPES["E"]), AVX512, 8, 8)    # one block per tile
+
+
+def test_ragged_channels_cut_the_depthwise_tile_without_bands():
+    k = kernel(10, 10, 184, 32, 3, 1)
+    plan = separable.choose(k, AVX512, {})
+    assert plan["dw_band"] == 0
+    assert Separable(2).facts(k, AVX512, plan)["dw_channels"] == 184
+    assert "dw_channels" not in Separable(2).facts(kernel(*SHAPES["C"]), AVX512, plan)
 
 
 def test_fixed_decisions_are_kept_and_later_ones_follow():
