@@ -81,3 +81,60 @@ func.func @dense_rows(%col: index, %acc: vector<1x32xf32>) -> vector<1x32xf32> {
   } {sep.prefetch}
   return %r : vector<1x32xf32>
 }
+
+// Inside a loop over the tile's rows (the loop over blocks of panels outside it steps the
+// panel index), the next block is prefetched in the first row only: under an scf.if on
+// that loop's first step, computed before the reduction loop.
+// CHECK-LABEL: func.func @rows_of_a_block(
+// CHECK:         scf.for %[[ROW:[a-z0-9_]+]] = %[[LB:[a-z0-9_]+]] to %c4
+// CHECK:           %[[FIRST:[0-9]+]] = arith.cmpi eq, %[[ROW]], %[[LB]] : index
+// CHECK:           %[[GUARD:[0-9]+]] = arith.andi %{{.*}}, %[[FIRST]] : i1
+// CHECK:           scf.for
+// CHECK:             scf.if %[[GUARD]] {
+// CHECK-COUNT-2:       memref.prefetch
+// CHECK:             }
+// CHECK-NEXT:        vector.transfer_read
+func.func @rows_of_a_block(%acc: vector<2x16xf32>) -> vector<2x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %c512 = arith.constant 512 : index
+  %pad = arith.constant 0.0 : f32
+  %w = memref.get_global @big : memref<32x512x16xf32>
+  %out = scf.for %block = %c0 to %c32 step %c2 iter_args(%b = %acc) -> (vector<2x16xf32>) {
+    %rows = scf.for %row = %c0 to %c4 step %c1 iter_args(%r0 = %b) -> (vector<2x16xf32>) {
+      %r = scf.for %k = %c0 to %c512 step %c1 iter_args(%a = %r0) -> (vector<2x16xf32>) {
+        %v = vector.transfer_read %w[%block, %k, %c0], %pad {in_bounds = [true, true], permutation_map = affine_map<(d0, d1, d2) -> (d0, d2)>} : memref<32x512x16xf32>, vector<2x16xf32>
+        %s = arith.addf %a, %v : vector<2x16xf32>
+        scf.yield %s : vector<2x16xf32>
+      } {sep.prefetch}
+      scf.yield %r : vector<2x16xf32>
+    }
+    scf.yield %rows : vector<2x16xf32>
+  }
+  return %out : vector<2x16xf32>
+}
+
+// A 1x1 conv's loop over the K rows of its (K, N) weights, reading a 32-column stripe of
+// each row directly: the stripe of the row 8 ahead is prefetched, a line at a time.
+// CHECK-LABEL: func.func @pointwise_rows(
+// CHECK:         scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK:           %[[AHEAD:.*]] = arith.addi %[[K]], %{{.*}} : index
+// CHECK:           memref.prefetch %{{.*}}[%[[AHEAD]], %{{.*}}], read, locality<2>, data : memref<1024x1000xf32>
+// CHECK:           memref.prefetch %{{.*}}[%[[AHEAD]], %{{.*}}], read, locality<2>, data : memref<1024x1000xf32>
+// CHECK-NEXT:      vector.transfer_read
+func.func @pointwise_rows(%col: index, %acc: vector<1x32xf32>) -> vector<1x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c1024 = arith.constant 1024 : index
+  %pad = arith.constant 0.0 : f32
+  %w = memref.get_global @dense : memref<1024x1000xf32>
+  %r = scf.for %k = %c0 to %c1024 step %c1 iter_args(%a = %acc) -> (vector<1x32xf32>) {
+    %v = vector.transfer_read %w[%k, %col], %pad {in_bounds = [true, true]} : memref<1024x1000xf32>, vector<1x32xf32>
+    %s = arith.addf %a, %v : vector<1x32xf32>
+    scf.yield %s : vector<1x32xf32>
+  } {sep.prefetch}
+  return %r : vector<1x32xf32>
+}

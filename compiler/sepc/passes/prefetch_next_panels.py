@@ -1,6 +1,7 @@
 """prefetch-next-panels: while a register block reduces over one block of packed weight
-panels, prefetch the next block's panels into L2, a line per panel and channel step; while
-a dense layer's register block reads its weights row by row, prefetch the row 8 ahead.
+panels, prefetch the next block's panels into L2, a line per panel and channel step (in the
+first register block of the block's rows only); while a dense layer's or a lone 1x1 conv's
+register block reads its weights row by row, prefetch the row 8 ahead.
 
 A fused separable kernel reads its packed 1x1 weights (F/16, C, 16) a block of panels at a
 time, once per row of its tile. Within a network the weights come from DRAM or L3: the
@@ -71,6 +72,21 @@ def weight_row_reads(loop: scf.ForOp) -> Iterator[tuple[memref.SubViewOp, int]]:
                 break
 
 
+def weight_row_vector_reads(loop: scf.ForOp) -> Iterator[tuple[vector.TransferReadOp, int]]:
+    """(read, columns) for each vector read of a row of a rank-2 global constant (a 1x1
+    conv's K x N weights) at the loop's step: a 32-column stripe of each row, rows a few
+    KiB apart, which the hardware prefetchers do not follow from one row to the next."""
+    step = loop.induction_variable
+    for op in loop.body.operations:
+        if op.name != "vector.transfer_read" or len(op.indices) != 2 or op.indices[0] != step:
+            continue
+        base = op.base
+        if not isinstance(base, ir.OpResult) or base.owner.operation.name != "memref.get_global":
+            continue
+        if ir.MemRefType(base.type).rank == 2:
+            yield op, ir.VectorType(op.result.type).shape[-1]
+
+
 def depends_on(value: ir.Value, loop_index: ir.Value, depth: int = 8) -> bool:
     """Whether value is computed from loop_index (through at most `depth` ops)."""
     if value == loop_index:
@@ -125,6 +141,12 @@ def prefetch_next_panels(module: ir.Operation, *, rows_ahead: int = 8,
                 row = arith.addi(loop.induction_variable, arith.constant(index, rows_ahead))
                 for column in range(0, columns, line_floats):
                     prefetch(view.source, [row, arith.constant(index, column)])
+        for read, columns in list(weight_row_vector_reads(loop)):
+            with ir.InsertionPoint(read), read.location:
+                row = arith.addi(loop.induction_variable, arith.constant(index, rows_ahead))
+                for column in range(0, columns, line_floats):
+                    offset = arith.addi(read.indices[1], arith.constant(index, column))
+                    prefetch(read.base, [row, offset])
         for read, panels in list(panel_reads(loop)):
             first = first_register_block(loop, read.indices[0])
             with ir.InsertionPoint(read), read.location:
