@@ -54,6 +54,8 @@ DEFAULT_WARMUP = 5
 # into the caches the other build's call used.
 BURST = 5
 INPUT_SEED = 0
+# The sum of the per-layer medians this far below the median call's sum: a noisy machine.
+NOISY = 0.1
 # The names /proc/cpuinfo gives LLVM's target features, where they differ.
 CPU_FLAG_OF_FEATURE = {"neon": "asimd"}
 SPLIT_PIECES = ("/depthwise", "/pointwise")    # split-separable's names for its two ops
@@ -458,6 +460,11 @@ def totals(report: Report) -> list[str]:
              f"{100 * (instrumented / e2e - 1):+.1f}%)"]
     if report.untimed:
         lines.append(f"not timed (no code of their own): {', '.join(report.untimed)}")
+    fraction = report.sum_ms / report.call_sum_ms if report.call_sum_ms else 1.0
+    if fraction < 1 - NOISY:
+        lines.append(f"warning: the layers' medians add up to {percent(fraction)} of a median "
+                     "call: the layers were slow in different calls (the machine was busy?); "
+                     "rerun on an idle machine")
     return lines
 
 

@@ -85,8 +85,11 @@ def test_every_run_times_every_layer_and_the_sum_is_of_the_order_of_a_call(repor
     assert all(sum(run) < call for *run, call in zip(*(row.ns for row in report.rows),
                                                      report.profiled_ns, strict=True))
     assert report.call_sum_ms <= report.instrumented_ms
-    # Not a speed test: the spans cover nearly all of a call that does 14 MFLOP.
-    assert 0.5 * report.end_to_end_ms < report.sum_ms < 2 * report.end_to_end_ms
+    # Not a speed test: the spans cover nearly all of a call that does 14 MFLOP. (The sum
+    # of per-layer medians gets a wider margin: on a busy machine layers are slow in
+    # different calls.)
+    assert 0.5 * report.end_to_end_ms < report.call_sum_ms < 2 * report.end_to_end_ms
+    assert 0.25 * report.end_to_end_ms < report.sum_ms < 2 * report.end_to_end_ms
 
 
 def test_json_report(report):
