@@ -17,8 +17,8 @@ from sepc import cli
 from sepc.driver import compile_file
 from sepc.schedules import SCHEDULES
 from sepc.targets import resolve_target
-from sepc.tune import (CACHED, OUT_OF_TIME, Options, Protocol, builds, cache, timing,
-                       tune_file)
+from sepc.tune import (CACHED, OUT_OF_TIME, TUNED, Options, Protocol, builds, cache,
+                       timing, tune_file)
 from sepc.tune.candidates import candidates, resolve
 from sepc.tune.network import read_network
 
@@ -66,6 +66,7 @@ def test_the_file_compiles_and_computes_the_same(model, tmp_path):
     separable = next(o for o in outcomes if o.group.first.kind == "separable2d")
     assert separable.group.layers == ["pw1", "pw2"]     # one signature, tuned once
     assert separable.best is not None and separable.best != separable.default
+    assert (separable.status, separable.note) == (TUNED, "")
     for layer in ("pw1", "pw2"):
         assert written[layer] == {"kind": "separable2d"} | separable.best
     tuned = compile_file(str(model), "host", str(tmp_path / "tuned"), 1,

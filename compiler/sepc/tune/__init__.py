@@ -106,8 +106,9 @@ def cached_outcome(group: KernelGroup, entry: dict[str, Any] | None) -> Outcome 
     if entry is None or entry.get("default") != group.first.decisions:
         return None
     best = entry["best"] if entry["best"] != group.first.decisions else None
-    return Outcome(group, CACHED, entry.get("status", ""), entry.get("default_ms"),
-                   entry.get("best_ms"), best, entry.get("measured", 0))
+    default_ms = entry.get("default_ms")
+    return Outcome(group, CACHED, entry.get("status", ""), default_ms, entry.get("best_ms"),
+                   best, entry.get("measured", 0), (default_ms or 0) * len(group.layers))
 
 
 def cache_entry(o: Outcome, context: Context) -> dict[str, Any]:
@@ -159,7 +160,7 @@ def prepare(run: Run, group: KernelGroup, index: int) -> Search | None:
 
 
 def by_share(searches: list[Search]) -> list[Search]:
-    return sorted(searches, key=lambda s: -(s.outcome.default_ms or 0) * len(s.group.layers))
+    return sorted(searches, key=lambda s: -s.outcome.share_ms)
 
 
 def time_defaults(run: Run, searches: list[Search]) -> bool:
@@ -171,6 +172,7 @@ def time_defaults(run: Run, searches: list[Search]) -> bool:
             s.outcome.note = "timing the defaults"
         else:
             s.outcome.default_ms = defaults[s.group.signature]
+            s.outcome.share_ms = s.outcome.default_ms * len(s.group.layers)
         run.finish(s.outcome)
     return defaults is not None
 
@@ -187,22 +189,28 @@ def tune_groups(run: Run, groups: list[KernelGroup]) -> None:
         for position, search in enumerate(active, start=1):
             if run.session.deadline.passed():
                 return
-            if step(run.session, search):
+            better = step(run.session, search)
+            if better:
                 improved.append(search)
             run.finish(search.outcome)
-            o = search.outcome
-            run.session.log(f"[{'step 1' if not refinement else f'refinement {refinement}'} "
-                            f"{position}/{len(active)}] {o.group.first.layer} "
-                            f"({o.group.first.kind}, {len(o.group.layers)} layer(s)): "
-                            f"{o.status}" + (f", {o.changed}" if o.best is not None else ""))
+            run.session.log(progress(search.outcome, refinement, f"{position}/{len(active)}",
+                                     better))
         active = improved
+
+
+def progress(o: Outcome, refinement: int, position: str, better: bool) -> str:
+    step_name = f"refinement {refinement}" if refinement else "step 1"
+    result = o.status + (f", {o.changed}" if o.best is not None else "")
+    if refinement:
+        result += ", better" if better else ", no better neighbour"
+    return (f"[{step_name} {position}] {o.group.first.layer} ({o.group.first.kind}, "
+            f"{len(o.group.layers)} layer(s)): {result}")
 
 
 def ordered_outcomes(run: Run, groups: list[KernelGroup]) -> list[Outcome]:
     """Largest share of the network first (the order of tuning), cached and skipped last."""
     return sorted((run.outcomes[g.signature] for g in groups if g.signature in run.outcomes),
-                  key=lambda o: (o.status in (CACHED, SKIPPED),
-                                 -(o.default_ms or 0) * len(o.group.layers)))
+                  key=lambda o: (o.status in (CACHED, SKIPPED), -o.share_ms))
 
 
 def tune_file(model_path: str, out_path: str, options: Options = Options(),

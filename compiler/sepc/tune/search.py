@@ -51,6 +51,7 @@ class Outcome:
     best_ms: float | None = None
     best: Decisions | None = None     # None: the default
     measured: int = 0                 # candidates compiled besides the default
+    share_ms: float = 0.0             # default ms x layers when the groups were ordered
 
     @property
     def default(self) -> Decisions:
@@ -158,7 +159,8 @@ def step(s: Session, search: Search) -> bool:
         return stopped(search, first, "compiling candidates")
     if not builds:
         if first:
-            search.outcome.status, search.outcome.note = KEPT, "no candidate"
+            search.outcome.status = KEPT
+            search.outcome.note = "no candidate built" if chosen else "no candidate"
             search.outcome.best_ms = search.outcome.default_ms
         return False
     timed = race(search, builds)
@@ -189,6 +191,7 @@ def stopped(search: Search, first: bool, where: str) -> bool:
 def settle(o: Outcome, status: str, default_ms: float, best_ms: float,
            best: Decisions | None) -> None:
     o.status, o.default_ms, o.best_ms, o.best = status, default_ms, best_ms, best
+    o.note = ""
 
 
 def confirmed(search: Search, builds: dict[str, Build], confirm: dict[str, float],
