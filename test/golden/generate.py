@@ -145,6 +145,17 @@ case("fused_separable_f32_f48", {"x": [1, 10, 13, 24]}, [
           activation="relu"),
 ], input_scale=2.0)
 
+# Filters that are no multiple of the 16-filter panel: x86 fuses them with a last panel
+# padded by zero filters (72 -> 80, 1-D too), and drops them by a view the next layer reads.
+# 40 channels: the depthwise tile is cut into 32 + 8 channel pieces.
+case("fused_separable_padded_panels", {"x": [1, 7, 9, 40]}, [
+    layer("separable_conv2d", "sep", "x", filters=72, kernel_size=3, padding="same",
+          activation="relu6"),
+    layer("separable_conv2d", "sep2", "sep", filters=136, kernel_size=5, padding="same",
+          activation="hard_swish"),
+    layer("add", "sum", ["sep2", "sep2"]),
+], outputs=["sum", "sep"], input_scale=2.0)
+
 case("sep1d_kws", {"x": [1, 25, 10]}, [
     *with_bn("conv1d", "conv", "x", activation="relu", filters=24, kernel_size=3, padding="same"),
     layer("separable_conv1d", "sep1", "conv_bn", filters=24, kernel_size=9, padding="same",

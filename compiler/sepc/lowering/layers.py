@@ -10,7 +10,7 @@ import numpy as np
 from mlir import ir
 from mlir.dialects import arith, linalg, tensor
 
-from ..passes.fuse_separable import FUSED, panel_of
+from ..passes.fuse_separable import FUSED, padded_filters, panel_of
 from ..passes.ir_util import (batch_norm_affine, constant_array, int_array, is_zero_constant,
                               shape_of, string_attr, tensor_constant)
 from .activations import ACTIVATIONS, F32_LOWEST, softmax
@@ -131,16 +131,19 @@ def lower_separable(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     kernel = constant_array(kernel_value)
     channels, filters = kernel.shape[-2:]
     width = panel_of(op)
-    panels = filters // width
+    panels = padded_filters(filters, width) // width
+    padding = panels * width - filters      # zero filters of a last, padded panel
+    kernel = np.pad(kernel.reshape(channels, filters), [(0, 0), (0, padding)])
     packed = tensor_constant(kernel.reshape(channels, panels, width).transpose(1, 0, 2))
     out_shape = shape_of(op.result)
     rank = len(out_shape)
+    padded_shape = out_shape[:-1] + [panels * width]
     blocked = ir.RankedTensorType.get(out_shape[:-1] + [panels, width], f32())
     groups = [[d] for d in range(rank - 1)] + [[rank - 1, rank]]
-    dest = tensor.expand_shape(blocked, b.final_init(out_shape), groups, [],
-                               out_shape[:-1] + [panels, width])
+    final = empty(padded_shape) if padding else b.final_init(out_shape)
+    dest = tensor.expand_shape(blocked, final, groups, [], out_shape[:-1] + [panels, width])
     if not is_zero_constant(bias):
-        bias = tensor_constant(constant_array(bias).reshape(panels, width))
+        bias = tensor_constant(np.pad(constant_array(bias), [(0, padding)]).reshape(panels, width))
     init = b.bias_init(bias, out_shape[:-1] + [panels, width], into=dest)
     # Loop dims: the pixel dims (batch, spatial), panel, lane, then the channel reduction.
     pixel = list(range(rank - 1))
@@ -159,7 +162,13 @@ def lower_separable(op: ir.OpView, b: LayerBuilder) -> ir.Value:
 
     spatial = rank - 2
     result = b.convolve(main, string_attr(op, "activation"), f"separable{spatial}d")
-    return tensor.collapse_shape(op.result.type, result, groups)
+    flat = tensor.collapse_shape(ir.RankedTensorType.get(padded_shape, f32()), result, groups)
+    if not padding:
+        return flat
+    # The padded filters are dropped by a view: the next kernel reads the first `filters`
+    # channels of each pixel in place.
+    return tensor.extract_slice(op.result.type, flat, [], [], [], [0] * rank, out_shape,
+                                [1] * rank)
 
 
 def lower_conv(op: ir.OpView, b: LayerBuilder) -> ir.Value:
