@@ -166,3 +166,38 @@ def test_a_file_that_is_no_cache_is_refused_and_left_alone(model, tmp_path, caps
                             str(tmp_path / "s.json"), "--cache", str(notes))
     assert code == 2 and "not a sepc tune cache" in message, message
     assert notes.read_text() == '{"my": "notes"}'
+
+
+def decided(confirm: dict[str, float], incumbent: dict | None):
+    """confirmed() on a fake group: the default {rows: 8}, maybe a best so far {rows: 4},
+    and one contender {rows: 2}; returns (the winner's decisions or None, the outcome)."""
+    from sepc.schedules import Kernel
+    from sepc.tune.builds import Build
+    from sepc.tune.network import KernelGroup, NetworkKernel
+    from sepc.tune.search import Outcome, Search, confirmed
+    from sepc.tune.timing import Timed
+
+    def fake(decisions):
+        return Build(decisions, Timed(lambda: None, []), {}, 0.0)
+    group = KernelGroup("sig", [NetworkKernel(Kernel("mm", "matmul", "main", [], [], []),
+                                              {"rows": 8})], {})
+    search = Search(group, None, fake({"rows": 8}), Outcome(group, TUNED),
+                    fake(incumbent) if incumbent else None)
+    confirmed(search, {"c": fake({"rows": 2})}, confirm, ["c"],
+              "(best so far)" if incumbent else "(default)", Protocol())
+    return (search.best.decisions if search.best else None), search.outcome
+
+
+def test_a_contender_must_beat_the_default_too():
+    winner, outcome = decided({"(default)": 1.0, "(best so far)": 1.2, "c": 1.0}, {"rows": 4})
+    assert winner is None and outcome.status == "kept", (winner, outcome)
+
+
+def test_a_best_that_no_longer_beats_the_default_gives_way_to_it():
+    winner, outcome = decided({"(default)": 1.0, "(best so far)": 0.99, "c": 0.99}, {"rows": 4})
+    assert winner is None and (outcome.status, outcome.note) == ("kept", "not confirmed again")
+
+
+def test_a_confirmed_contender_wins():
+    winner, outcome = decided({"(default)": 1.0, "c": 0.9}, None)
+    assert winner == {"rows": 2} and outcome.status == TUNED and outcome.best_ms == 0.9

@@ -105,7 +105,10 @@ def cached_outcome(group: KernelGroup, entry: dict[str, Any] | None) -> Outcome 
     """The group's result from a cache entry measured for the same default."""
     if entry is None or entry.get("default") != group.first.decisions:
         return None
-    best = entry["best"] if entry["best"] != group.first.decisions else None
+    best = entry.get("best")
+    if not isinstance(best, dict) or set(best) != set(group.first.decisions):
+        return None           # not an entry this version wrote: measure again
+    best = best if best != group.first.decisions else None
     default_ms = entry.get("default_ms")
     return Outcome(group, CACHED, entry.get("status", ""), default_ms, entry.get("best_ms"),
                    best, entry.get("measured", 0), (default_ms or 0) * len(group.layers))

@@ -6,11 +6,12 @@ A step: its candidates are compiled and checked against the default's output; th
 times the default, the best so far (once it is not the default) and every candidate,
 interleaved (timing.interleaved); the confirmation times the default, the best so far and
 the few candidates that beat the best so far by the margin, in new rounds; the fastest
-of those wins if it again beats the best so far by the margin. Anything less keeps the
-best so far, so tuning does not make a kernel slower than the cost model's choice beyond
-noise. The first step starts from the default; a few more (refinements) from the winner,
-while the budget lasts. The default is in every measurement: its time and the winner's
-come from the same rounds.
+of those wins if it again beats the best so far (and the default) by the margin. Anything
+less keeps the best so far, unless those rounds show it no longer beating the default by
+the margin: then the default. So tuning does not make a kernel slower than the cost
+model's choice beyond noise. The first step starts from the default; a few more
+(refinements) from the winner, while the budget lasts. The default is in every
+measurement: its time and the winner's come from the same rounds.
 """
 from __future__ import annotations
 
@@ -198,13 +199,18 @@ def confirmed(search: Search, builds: dict[str, Build], confirm: dict[str, float
               best: list[str], bar: str, p: Protocol) -> bool:
     label = min(best, key=lambda lbl: confirm[lbl])
     o = search.outcome
-    if confirm[label] < confirm[bar] * (1 - p.margin):
+    beats = confirm[label] < (1 - p.margin) * min(confirm[bar], confirm[DEFAULT])
+    if beats:
         search.best = builds[label]
         settle(o, TUNED, confirm[DEFAULT], confirm[label], search.best.decisions)
         return True
-    if search.best is None:
-        settle(o, KEPT, confirm[DEFAULT], confirm[DEFAULT], None)
-        o.note = o.note or "not confirmed"
-    else:
+    if search.best is not None and confirm[BEST] < confirm[DEFAULT] * (1 - p.margin):
         o.default_ms, o.best_ms = confirm[DEFAULT], confirm[BEST]
+        return False
+    # The best so far no longer beats the default by the margin in these rounds: the
+    # evidence for it was noise as likely as not, and the default is the safe side.
+    again = search.best is not None
+    search.best = None
+    settle(o, KEPT, confirm[DEFAULT], confirm[DEFAULT], None)
+    o.note = "not confirmed again" if again else "not confirmed"
     return False
