@@ -40,8 +40,14 @@ SCHEDULES: dict[str, Schedule] = {
 def select_strategies(root: ir.Operation, target: Target,
                       overrides: Overrides = NO_OVERRIDES) -> None:
     """Write each tiled kernel's strategy (`sep.strategy`) onto its root op."""
-    kernels = [(k, op) for k, op in find_kernels(root) if SCHEDULES[k.kind].tiled]
-    overrides.check_layers(k.layer for k, _ in kernels)
+    found = list(find_kernels(root))
+    # Every kernel --emit strategy prints may be named, an untiled one (softmax) by its
+    # kind alone: a printed strategy file reads back.
+    overrides.check_layers(k.layer for k, _ in found)
+    for k, _ in found:
+        if not SCHEDULES[k.kind].tiled:
+            typed_overrides(overrides, k.layer, k.kind, SCHEDULES[k.kind].decisions)
+    kernels = [(k, op) for k, op in found if SCHEDULES[k.kind].tiled]
     for k, op in kernels:
         schedule = SCHEDULES[k.kind]
         fixed = typed_overrides(overrides, k.layer, k.kind, schedule.decisions)
