@@ -82,18 +82,23 @@ func.func @dense_rows(%col: index, %acc: vector<1x32xf32>) -> vector<1x32xf32> {
   return %r : vector<1x32xf32>
 }
 
-// Inside a loop over the tile's rows (the loop over blocks of panels outside it steps the
-// panel index), the next block is prefetched in the first row only: under an scf.if on
-// that loop's first step, computed before the reduction loop.
+// Inside a loop over the tile's 4 rows (the loop over blocks of panels outside it steps the
+// panel index), the rows share the next block's lines: at channel step k, row b prefetches
+// the one line of panel (k + b) mod 2 of the next block, no branch.
 // CHECK-LABEL: func.func @rows_of_a_block(
-// CHECK:         scf.for %[[ROW:[a-z0-9_]+]] = %[[LB:[a-z0-9_]+]] to %c4
-// CHECK:           %[[FIRST:[0-9]+]] = arith.cmpi eq, %[[ROW]], %[[LB]] : index
-// CHECK:           %[[GUARD:[0-9]+]] = arith.andi %{{.*}}, %[[FIRST]] : i1
-// CHECK:           scf.for
-// CHECK:             scf.if %[[GUARD]] {
-// CHECK-COUNT-2:       memref.prefetch
-// CHECK:             }
-// CHECK-NEXT:        vector.transfer_read
+// CHECK:         scf.for %[[BLOCK:[a-z0-9_]+]] = {{.*}} step %c2
+// CHECK:           scf.for %[[ROW:[a-z0-9_]+]] = %{{.*}} to %c4
+// CHECK:             %[[FROM:[0-9]+]] = arith.subi %[[ROW]], %{{.*}} : index
+// CHECK:             %[[B:[0-9]+]] = arith.addi
+// CHECK:             scf.for %[[K:[a-z0-9_]+]] =
+// CHECK:               %[[KB:[0-9]+]] = arith.addi %[[K]], %[[B]] : index
+// CHECK:               %[[ROT:[0-9]+]] = arith.remui %[[KB]], %{{.*}} : index
+// CHECK:               %[[NEXT:[0-9]+]] = arith.addi %[[ROT]], %{{.*}} : index
+// CHECK:               %[[PANEL:[0-9]+]] = arith.addi %[[BLOCK]], %[[NEXT]] : index
+// CHECK-NEXT:          memref.prefetch %{{.*}}[%[[PANEL]], %[[K]], %{{.*}}], read, locality<2>, data
+// CHECK-NOT:           memref.prefetch
+// CHECK-NOT:           scf.if
+// CHECK:               vector.transfer_read
 func.func @rows_of_a_block(%acc: vector<2x16xf32>) -> vector<2x16xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
