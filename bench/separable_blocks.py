@@ -15,7 +15,7 @@ clock), and the median is reported as in bench/mobilenet_block.py.
 
 Each thread count runs in its own worker process, so that every thread pool (OpenMP,
 OpenBLAS, IREE's task topology) is sized once at start-up to that count. The parent measures
-the roofline: a per-core peak (the float32 FMA peak of peers/fma_peak.c, independent
+the roofline: a per-core peak (the float32 FMA peak of compiler/sepc/fma_peak.c, independent
 vector FMAs built for this CPU; or --peak-gflops) and DRAM bandwidth (NumPy copy of a 256 MB array, or
 --bandwidth-gbs); attainable = min(peak * threads, AI * bandwidth), with AI = FLOPs /
 (input + parameters + output bytes).
@@ -184,24 +184,12 @@ def worker():
 
 # ---------------------------------------------------------------------------- parent
 def measure_fma_gflops():
-    """One core's float32 FMA peak: peers/fma_peak.c (independent vector FMAs), built with the
-    system C compiler for this machine; None if there is no C compiler."""
-    import ctypes
-    import shutil
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        return None
-    with tempfile.TemporaryDirectory(prefix="sepc_fma_peak_") as tmp:
-        library = Path(tmp) / "fma_peak.so"
-        built = subprocess.run([compiler, "-O2", "-march=native", "-ffp-contract=fast", "-shared", "-fPIC",
-                                str(REPO / "bench" / "peers" / "fma_peak.c"), "-o", str(library)],
-                               capture_output=True, text=True)
-        if built.returncode:
-            return None
-        fma = ctypes.CDLL(str(library)).fma_gflops
-        fma.restype, fma.argtypes = ctypes.c_double, [ctypes.c_long, ctypes.c_float]
-        fma(200_000, 1.0)                                     # settle the clock
-        return max(fma(2_000_000, 1.0) for _ in range(5))
+    """One core's float32 FMA peak: the FMA loop `sepc profile` measures (compiler/sepc/
+    fma_peak.c, independent vector FMAs on the host row's vectors), built with the system C
+    compiler for this machine; None if it could not be built."""
+    from sepc.profile import measure_peak
+    from sepc.targets import TARGETS, host_target_name
+    return measure_peak(TARGETS[host_target_name()], 1).per_core
 
 
 def measure_peak_gflops():

@@ -1,7 +1,7 @@
-/* The float32 FMA peak of one core, the ceiling of `sepc profile`'s roofline column (the
- * loop of bench/peers/fma_peak.c, its vector width and accumulator count set by the
- * target): independent fused multiply-adds on vectors of VECTOR_BYTES, more accumulators
- * than any core's FMA pipes x latency. Built with -O2 -march=native -ffp-contract=fast. */
+/* The float32 FMA peak of one core, the ceiling of `sepc profile`'s roofline column and of
+ * bench/separable_blocks.py's (its vector width and accumulator count set by the target):
+ * independent fused multiply-adds on vectors of VECTOR_BYTES, more accumulators than any
+ * core's FMA pipes x latency. Built with -O2 -march=native -ffp-contract=fast. */
 #include <time.h>
 
 #ifndef VECTOR_BYTES

@@ -272,6 +272,12 @@ class Depthwise1D(Depthwise2D):
 # Below this many multiply-adds, a kernel's tiles are not split for threads.
 PARALLEL_MACS = 1 << 16
 
+def large_weights(floats: int, t: Target) -> bool:
+    """Weights of the target's prefetch_min_bytes or more: in a network they come from DRAM
+    or L3, worth prefetching; smaller ones arrive in a few microseconds."""
+    return floats * 4 >= t.memory.prefetch_min_bytes
+
+
 PREFETCH = Decision("prefetch", "mark the reduction loop for prefetch-next-panels (it prefetches "
                                 "the next weight panels or rows where the loop streams them)", bool)
 
@@ -318,12 +324,11 @@ class Matmul(Schedule):
 
     @staticmethod
     def prefetch(k: Kernel, t: Target) -> bool:
-        """Weights of the target's prefetch_min_bytes or more get their rows prefetched (in a
-        network they come from DRAM or L3); smaller ones arrive soon enough, and the
-        prefetches cost: a 1x1 conv of 80 -> 480 channels on 5x5 ran 15% slower with them,
-        192 -> 1152 on 7x7 3% faster."""
+        """Large weights get their rows prefetched; for smaller ones the prefetches cost: a
+        1x1 conv of 80 -> 480 channels on 5x5 ran 15% slower with them, 192 -> 1152 on 7x7
+        3% faster."""
         depth, columns = k.main_operand_shapes[1]
-        return depth * columns * 4 >= t.memory.prefetch_min_bytes
+        return large_weights(depth * columns, t)
 
     def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
         return {"peel": t.scalable and k.main_operand_shapes[0][0] % chosen["rows"] == 0}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..targets import Target
 from .kernel import Kernel
-from .kinds import PREFETCH, Chosen, Fixed, Schedule, divides, pick
+from .kinds import PREFETCH, Chosen, Fixed, Schedule, divides, large_weights, pick
 from .script import Script, Sizes
 from .pieces import Dim, Root, cascade, index_of, part, piece_sizes
 from .strategy import Decision, Strategy, require
@@ -265,9 +265,8 @@ def prefetch(k: Kernel, t: Target, panels: int, tile_panels: int) -> bool:
     prefetched during the current one. Smaller ones arrive in a few microseconds. A tile
     of one block has no next block: its prefetches would only cost (a 5x5 output of
     816 -> 224 channels ran 2.3x faster without)."""
-    x, weights, _ = k.operand_shapes["main"]
-    return (weights[0] * weights[1] * weights[2] * 4 >= t.memory.prefetch_min_bytes
-            and panels < tile_panels)
+    _, weights, _ = k.operand_shapes["main"]
+    return large_weights(weights[0] * weights[1] * weights[2], t) and panels < tile_panels
 
 
 DECISIONS = (
@@ -396,7 +395,7 @@ class Separable(Schedule):
         columns outside them where the strategy says so. Channels that vectors do not
         divide (184 = 11 x 16 + 8) are cut into pieces of full vectors and a narrower rest;
         each channel piece then gets the levels below the channel loop of its own."""
-        dw_root = "dw_epilogue" if "dw_epilogue" in fused else "dw_main"
+        dw_root, root = self.depthwise_root(s, fused)
         window_dims = [0] * self.rank if dw_root == "dw_main" else []
         channels = [[0] * (self.rank + 1) + [t.lanes]]
         steps = self.row_steps(s, s["dw_pixels"], s["dw_band"])
@@ -413,27 +412,31 @@ class Separable(Schedule):
                       [sz + window_dims for sz in channels + inner])
             self.finish_depthwise(script, s, t, self.dw_handles(fused), "", 0)
             return
-        loops = len(window_dims) + self.rank + 2
         per_channel_piece = len(piece_sizes(self.dw_pixel_pieces(s))) or 1
         for index, (container, _) in enumerate(
-                cascade(script, Root(s.part(dw_root), loops), fused[dw_root], "", lane_cut)):
+                cascade(script, root, fused[dw_root], "", lane_cut)):
             local = ({role: script.match_part_in(s.part(role), container)
                       for role in self.dw_handles(fused)}
                      if container else self.dw_handles(fused))    # one step: no loop
             self.nest(script, local, dw_root, producers, [sz + window_dims for sz in inner])
             self.finish_depthwise(script, s, t, local, container, index * per_channel_piece)
 
+    def depthwise_root(self, s: Strategy, roles: dict[str, str]) -> tuple[str, Root]:
+        """The depthwise chain's last op, which its tiles are cut along: the epilogue if it
+        has one, with its loops (batch, spatial, channels, and a conv's window)."""
+        role = "dw_epilogue" if "dw_epilogue" in roles else "dw_main"
+        loops = (self.rank if role == "dw_main" else 0) + self.rank + 2
+        return role, Root(s.part(role), loops)
+
     def finish_depthwise(self, script: Script, s: Strategy, t: Target,
                          handles: dict[str, str], container: str, first_index: int) -> None:
         """Below the channel loop: the ragged pixel blocks cut into pieces, each depthwise
         conv decomposed into 1-D convs (2-D) and tagged, pieces numbered from first_index."""
-        dw_root = "dw_epilogue" if "dw_epilogue" in handles else "dw_main"
+        dw_root, root = self.depthwise_root(s, handles)
         pixel_dims = self.dw_pixel_pieces(s)
         cut = bool(self.dw_pieces(s, t))
         if pixel_dims:
-            loops = (self.rank if dw_root == "dw_main" else 0) + self.rank + 2
-            found = cascade(script, Root(s.part(dw_root), loops), handles[dw_root], container,
-                            pixel_dims)
+            found = cascade(script, root, handles[dw_root], container, pixel_dims)
             pieces = [{r: script.match_part_in(s.part(r), piece) for r in handles}
                       for piece, _ in found]
         else:
