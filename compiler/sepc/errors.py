@@ -18,7 +18,13 @@ def where(file: str, layer: str | None = None, index: int | None = None,
     """The prefix that locates an error: `model.json: layer 'dw1' (#2): field 'strides'`."""
     parts = [str(file)]
     if layer is not None:
-        parts.append(f"layer '{layer}'" + (f" (#{index})" if index is not None else ""))
+        parts.append(f"layer '{printable(layer)}'" + (f" (#{index})" if index is not None else ""))
     if field is not None:
-        parts.append(f"field '{field}'")
+        parts.append(f"field '{printable(field)}'")
     return ": ".join(parts)
+
+
+def printable(name: str) -> str:
+    """A name from the user's file with its control characters escaped (an input named
+    "\\n"), so that the message naming it stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)

@@ -102,7 +102,8 @@ def _conv_ops(suffix: str, rank: int) -> dict[str, Op]:
             infer=shapes.infer_conv, params=shapes.conv_params, sep_op="sep.conv" + suffix,
             sep_operands=WEIGHTS, fuses_activation=True, folds_batch_norm=scale_filters,
             verify=verify_rules.conv, lower=lower.lower_conv,
-            schedule_kinds=("separable" + suffix, "matmul", "conv" + suffix, "softmax"),
+            schedule_kinds=("separable" + suffix, "matmul", "packed_matmul", "conv" + suffix,
+                            "softmax"),
             flops=flops.conv),
         "depthwise_conv" + suffix: Op(
             doc=f"A depthwise {rank}-D convolution; kernel (K.., C, M), output channel c*M+m.",
@@ -188,7 +189,8 @@ OPS: dict[str, Op] = {
                                  "activation": ACTIVATION},
         infer=shapes.infer_dense, params=shapes.dense_params, sep_op="sep.dense",
         sep_operands=WEIGHTS, fuses_activation=True, folds_batch_norm=scale_filters,
-        lower=lower.lower_dense, schedule_kinds=("matmul", "softmax"), flops=flops.dense),
+        lower=lower.lower_dense, schedule_kinds=("matmul", "packed_matmul", "softmax"),
+        flops=flops.dense),
 }
 
 

@@ -123,9 +123,9 @@ def to_llvm(target: Target) -> str:
 
 
 def fusion(target: Target) -> tuple[PassSpec, ...]:
-    if not target.tiling.fuse_separable:
-        return ()
-    return (PassSpec("fuse-separable", {"panel-filters": target.line_floats}),)
+    panel = {"panel-filters": target.line_floats}
+    return ((PassSpec("fuse-separable", panel),) if target.tiling.fuse_separable else ()) \
+        + ((PassSpec("pack-matmul-weights", panel),) if target.tiling.pack_matmul else ())
 
 
 def prefetch(target: Target) -> PassSpec:

@@ -23,6 +23,8 @@ class Tiling:
       the broadcast operands.
     fuse_separable: a depthwise conv and the 1x1 conv it feeds become one kernel
       (passes/fuse_separable.py, schedules/separable.py).
+    pack_matmul: lone 1x1 convs and dense layers read their weights packed in panels
+      (passes/pack_matmul_weights.py, the packed_matmul kind).
     conv_filter_vectors: a general conv's register block is depthwise_width pixels x up to
       this many vectors of filters: each broadcast input value feeds that many FMAs.
     """
@@ -30,6 +32,7 @@ class Tiling:
     matmul_rows: int = 8
     matmul_vectors: int = 2
     fuse_separable: bool = False
+    pack_matmul: bool = False
     conv_filter_vectors: int = 1
 
 
@@ -39,6 +42,8 @@ class Memory:
 
     l1d: the smallest L1 data cache of the cores the target runs on; a depthwise tile keeps
       one channel vector of its input within half of it.
+    l2: the smallest L2 of the cores the target runs on (per core): a lone 1x1 conv whose
+      weights take more than half of it reads each block of them once (packed_matmul).
     tile_budget: what one tile's buffers may take, so that they and a block of weights stay
       in L2 while the tile's rows reuse them.
     line: a cache line; packed 1x1 weight panels are one line of f32 wide.
@@ -47,6 +52,7 @@ class Memory:
     prefetch_rows_ahead: how far ahead a dense layer's weight rows are prefetched.
     """
     l1d: int = 32 * 1024
+    l2: int = 1024 * 1024
     tile_budget: int = 256 * 1024
     line: int = 64
     prefetch_min_bytes: int = 256 * 1024
@@ -85,12 +91,13 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            "+avx512f,+avx512dq,+avx512bw,+avx512vl,+fma", 512, 32,
            vector_dialect_options="enable-x86vector=true", openmp=True,
            tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2,
-                             fuse_separable=True, conv_filter_vectors=2)),
+                             fuse_separable=True, pack_matmul=True,
+                             conv_filter_vectors=2)),
     Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true", openmp=True,
            tiling=Tiling(depthwise_width=6, matmul_rows=6, matmul_vectors=2,
-                             fuse_separable=True)),
+                             fuse_separable=True, pack_matmul=True)),
     # 32 q-registers: 8 x 2 accumulators plus operands for the pointwise micro-kernel.
     Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,
            vector_dialect_options="enable-arm-neon=true",

@@ -11,6 +11,7 @@ from mlir import ir
 from mlir.dialects import arith, linalg, tensor
 
 from ..passes.fuse_separable import FUSED, padded_filters, panel_of
+from ..passes.pack_matmul_weights import packed_panel
 from ..passes.ir_util import (batch_norm_affine, constant_array, int_array, is_zero_constant,
                               shape_of, string_attr, tensor_constant)
 from .activations import ACTIVATIONS, F32_LOWEST, softmax
@@ -101,18 +102,60 @@ def lower_pointwise(op: ir.OpView, b: LayerBuilder) -> ir.Value:
         x = tensor.extract_slice(ir.RankedTensorType.get(sizes, f32()), x, [], [], [],
                                  [0] * len(sizes), sizes, [1] + strides + [1])
     kernel = constant_array(kernel_value)
-    weights = tensor_constant(kernel.reshape(kernel.shape[-2:]))
-    return matmul_layer(collapse_to_2d(x), weights, bias, string_attr(op, "activation"),
-                        out_shape, b)
+    return matmul_layer(op, collapse_to_2d(x), kernel.reshape(kernel.shape[-2:]), bias, b)
 
 
-def matmul_layer(rows: ir.Value, weights: ir.Value, bias: ir.Value, activation: str,
-                 out_shape: list[int], b: LayerBuilder) -> ir.Value:
+def matmul_layer(op: ir.OpView, rows: ir.Value, kernel: np.ndarray, bias: ir.Value,
+                 b: LayerBuilder) -> ir.Value:
+    """(M, K) x (K, F) + bias, activated; with packed weight panels where
+    pack-matmul-weights marked the op."""
+    activation, out_shape = string_attr(op, "activation"), shape_of(op.result)
+    panel = packed_panel(op)
+    if panel is not None:
+        result = packed_matmul(rows, kernel, bias, activation, out_shape, panel, b)
+        return result if len(out_shape) == 2 else expand_from_2d(result, out_shape)
+    weights = tensor_constant(kernel)
     flat_shape = [int(np.prod(out_shape[:-1])), out_shape[-1]]
     init = b.bias_init(bias, flat_shape)
     main = linalg.matmul(rows, weights, outs=[init])
     result = b.convolve(main, activation, "matmul")
     return result if len(out_shape) == 2 else expand_from_2d(result, out_shape)
+
+
+def packed_matmul(rows: ir.Value, kernel: np.ndarray, bias: ir.Value, activation: str,
+                  out_shape: list[int], width: int, b: LayerBuilder) -> ir.Value:
+    """The matmul on weights packed at compile time as (F/P, K, P), P filters a panel, into
+    an output blocked as (M, F/P, P) (the fused separable kernel's 1x1 conv, on rows).
+    Loop dims: rows, panel, lane, then the reduction."""
+    m, (depth, filters) = int(np.prod(out_shape[:-1])), kernel.shape
+    panels = padded_filters(filters, width) // width
+    padding = panels * width - filters      # zero filters of a last, padded panel
+    kernel = np.pad(kernel, [(0, 0), (0, padding)])
+    packed = tensor_constant(kernel.reshape(depth, panels, width).transpose(1, 0, 2))
+    final = empty([m, panels * width]) if padding else b.final_init([m, filters])
+    blocked = ir.RankedTensorType.get([m, panels, width], f32())
+    dest = tensor.expand_shape(blocked, final, [[0], [1, 2]], [], [m, panels, width])
+    if not is_zero_constant(bias):
+        bias = tensor_constant(np.pad(constant_array(bias), [(0, padding)]).reshape(panels, width))
+    init = b.bias_init(bias, [m, panels, width], into=dest)
+
+    def affine(*positions: int) -> ir.AffineMap:
+        return ir.AffineMap.get(4, 0, [ir.AffineDimExpr.get(p) for p in positions])
+
+    maps = [affine(0, 3), affine(1, 3, 2), affine(0, 1, 2)]
+    iterators = [linalg.IteratorType.parallel] * 3 + [linalg.IteratorType.reduction]
+
+    @linalg.generic([rows, packed], [init], maps, iterators)
+    def main(x: ir.Value, w: ir.Value, acc: ir.Value) -> ir.Value:
+        return arith.addf(acc, arith.mulf(x, w))
+
+    result = b.convolve(main, activation, "packed_matmul")
+    flat = tensor.collapse_shape(ir.RankedTensorType.get([m, panels * width], f32()), result,
+                                 [[0], [1, 2]])
+    if not padding:
+        return flat
+    return tensor.extract_slice(ir.RankedTensorType.get([m, filters], f32()), flat, [], [], [],
+                                [0, 0], [m, filters], [1, 1])
 
 
 def lower_separable(op: ir.OpView, b: LayerBuilder) -> ir.Value:
@@ -190,7 +233,7 @@ def lower_conv(op: ir.OpView, b: LayerBuilder) -> ir.Value:
 def lower_dense(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     x, kernel, bias = op.operands
     rows = x if len(shape_of(x)) == 2 else collapse_to_2d(x)
-    return matmul_layer(rows, kernel, bias, string_attr(op, "activation"), shape_of(op.result), b)
+    return matmul_layer(op, rows, constant_array(kernel), bias, b)
 
 
 def lower_batch_norm(op: ir.OpView, b: LayerBuilder) -> ir.Value:

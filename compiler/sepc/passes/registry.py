@@ -30,6 +30,7 @@ PASS_MODULES: dict[str, str] = {
     "fuse-activation": "fuse_activation",
     "verify-sep": "verify_sep",
     "fuse-separable": "fuse_separable",
+    "pack-matmul-weights": "pack_matmul_weights",
     "lower-to-linalg": "lower_to_linalg",
     "select-strategy": "select_strategy",
     "elide-zero-pads": "elide_zero_pads",

@@ -14,8 +14,8 @@ from mlir import ir
 
 from ..targets import Target
 from .kernel import Kernel, find_kernels
-from .kinds import (Conv1D, Conv2D, Depthwise1D, Depthwise2D, Elementwise, Matmul, Pool2D,
-                    ScalarLoops, Schedule)
+from .kinds import (Conv1D, Conv2D, Depthwise1D, Depthwise2D, Elementwise, Matmul,
+                    PackedMatmul, Pool2D, ScalarLoops, Schedule)
 from . import pieces
 from .script import ANY, Script
 from .separable import Separable
@@ -27,6 +27,7 @@ SCHEDULES: dict[str, Schedule] = {
     "depthwise2d": Depthwise2D(),
     "depthwise1d": Depthwise1D(),
     "matmul": Matmul(),
+    "packed_matmul": PackedMatmul(),
     "conv2d": Conv2D(),
     "conv1d": Conv1D(),
     "pool2d": Pool2D(),

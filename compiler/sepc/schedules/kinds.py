@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from ..targets import Target
 from .kernel import Kernel
-from .pieces import Dim, smallest_divisor_at_least
+from .pieces import Dim, Root, cascade, index_of, part, piece_sizes, smallest_divisor_at_least
 from .script import Scalable, Script, Sizes
 from .strategy import Decision, Strategy, require
 from .tiles import divisor_tile
@@ -392,6 +392,212 @@ class Matmul(Schedule):
         # Folding the unit-K contraction to mul/add reads A through a transposing
         # broadcast, which cannot be lowered for scalable vectors.
         return role == "main"
+
+    def prefetches(self, s: Strategy) -> bool:
+        return bool(s["prefetch"])
+
+
+def block_heights(extent: int, block: int, tile: int) -> list[int]:
+    """The register blocks a dimension of `extent` is computed in: forall tiles of `tile`,
+    each in blocks of `block` and a last, smaller one (pieces.py)."""
+    inside = [block] * (tile // block) + ([tile % block] if tile % block else [])
+    return inside * (extent // tile)
+
+
+def ragged_tile(extent: int, block: int) -> int:
+    """The forall tile of a dimension its block may not divide (pieces.py)."""
+    return block if extent % block == 0 else smallest_divisor_at_least(extent, block)
+
+
+UNEVEN_BLOCK_COST = 1.25
+
+
+def step_cycles(rows: int, vectors: int) -> float:
+    """Cycles of one reduction step of a rows x vectors block of outer-product FMAs, as the
+    most of: its FMAs on two FMA ports, its loads (a broadcast per row, a load per vector)
+    on two load ports, and the FMA latency (4 cycles) each accumulator waits for."""
+    return max(rows * vectors / 2, (rows + vectors) / 2, 4)
+
+
+class PackedMatmul(Schedule):
+    """A 1x1 conv or dense layer on weights packed in panels (pack-matmul-weights): loops
+    (M, F/P, P, K), a register block of rows x panels of accumulators, K stepped one at a
+    time (a broadcast of A times one line of each panel). The forall takes blocks (their
+    ragged rest cut into pieces); within a tile the weights of one block of panels are
+    read as whole contiguous lines."""
+    decisions = (Decision("rows", "rows of the register block (of M)"),
+                 Decision("panels", "panels of filters per row of the register block"),
+                 Decision("panels_outer", "forall over blocks of panels, every row inside "
+                                          "(each block of weights read once)", bool),
+                 PREFETCH)
+
+    @staticmethod
+    def shape(k: Kernel) -> tuple[int, int, int]:
+        """(M, panels, panel width)."""
+        panels, _, width = k.main_operand_shapes[1]
+        return k.main_operand_shapes[0][0], panels, width
+
+    @staticmethod
+    def registers(t: Target, rows: int, vectors: int) -> int:
+        """Registers of one step: accumulators, the panels' vectors and a broadcast (a
+        7 x 4 block, 32 without the broadcast, ran 1.5x slower than 6 x 4 on 37x37 rows)."""
+        return rows * vectors + vectors + 1
+
+    def register_block(self, k: Kernel, t: Target, fixed: Fixed) -> tuple[int, int]:
+        """(rows, panels): the block that does the layer in the fewest cycles by
+        step_cycles, over all its blocks and their ragged rests, that fits the register
+        file; among equals the fewest loads per FMA. Blocks whose panels do not divide
+        the filters' or whose rows leave a rest of under half a block count
+        UNEVEN_BLOCK_COST times their cycles: such rests cost more than the model counts
+        (on 18x18 rows x 16 panels, 6 x 4 ran 1.5x as fast as 5 x 5 and 7 x 3; on 14x14,
+        8 x 3 1.3x as fast as 6 x 4); blocks that leave fewer forall tiles than planned
+        threads count as if one thread did all the work."""
+        m, panels, width = self.shape(k)
+        per_panel = max(width // t.lanes, 1)
+
+        def cost(r: int, q: int) -> tuple[float, float]:
+            total = sum(step_cycles(h, p * per_panel)
+                        for h in block_heights(m, r, m if outer else ragged_tile(m, r))
+                        for p in block_heights(panels, q, panels if panels % q else q))
+            total *= (1 if even(r, q) else UNEVEN_BLOCK_COST) \
+                * (1 if shareable(r, q) else t.planned_threads)
+            return total, (r + q * per_panel) / (r * q * per_panel)
+
+        outer = bool(fixed.get("panels_outer", False))
+
+        def even(r: int, q: int) -> bool:
+            rest = (m if outer else ragged_tile(m, r)) % r
+            return panels % q == 0 and (rest == 0 or 2 * rest >= r)
+
+        def shareable(r: int, q: int) -> bool:
+            row_tiles = 1 if outer else m // ragged_tile(m, r)
+            tiles = row_tiles * (panels // q if panels % q == 0 else 1)
+            return tiles >= t.planned_threads or macs < PARALLEL_MACS
+
+        macs = m * k.main_operand_shapes[0][1] * panels * width
+
+        blocks = [(r, q) for r in range(1, min(m, 2 * t.tiling.matmul_rows) + 1)
+                  for q in range(1, panels + 1)
+                  if self.registers(t, r, q * per_panel) <= t.registers
+                  and r == fixed.get("rows", r) and q == fixed.get("panels", q)
+                  and not (outer and panels % q)]
+        if not blocks:      # a fixed size that fits nothing: check() says why
+            return int(fixed.get("rows", 1)), int(fixed.get("panels", 1))
+        return min(blocks, key=lambda b: cost(*b))
+
+    def panels_outer(self, k: Kernel, t: Target) -> bool:
+        """Weights of more than half the L2 that outweigh the rows: with the row blocks
+        outermost every block of rows would stream all of them from L3 or DRAM; with the
+        panel blocks outermost each is read once and the rows (the smaller) are re-read
+        from L2."""
+        m, panels, width = self.shape(k)
+        depth = k.main_operand_shapes[0][1]
+        weights = panels * width * depth * 4
+        return 2 * weights > t.memory.l2 and panels * width > m
+
+    def choose(self, k: Kernel, t: Target, fixed: Fixed) -> Chosen:
+        outer = pick(fixed, "panels_outer", lambda: self.panels_outer(k, t))
+        rows, panels = self.register_block(k, t, {**fixed, "panels_outer": outer})
+        # Off by default: the hardware prefetchers follow each panel's contiguous stream
+        # (a 1024 -> 1000 dense layer, 4 MB: 0.25 ms without, 0.38 ms with).
+        return {"rows": rows, "panels": panels, "panels_outer": outer,
+                "prefetch": pick(fixed, "prefetch", lambda: False)}
+
+    def facts(self, k: Kernel, t: Target, chosen: Chosen) -> Chosen:
+        return {"panel": self.shape(k)[2], "m": self.shape(k)[0]}
+
+    def check(self, k: Kernel, t: Target, s: Chosen) -> None:
+        m, panels, width = self.shape(k)
+        require(1 <= s["rows"] <= m, "rows", s["rows"], f"1 to {m} (the layer's rows)")
+        require(1 <= s["panels"] <= panels, "panels", s["panels"],
+                f"1 to {panels} (the filters' panels of {width})")
+        vectors = s["panels"] * max(width // t.lanes, 1)
+        used = self.registers(t, s["rows"], vectors)
+        require(used <= t.registers, "panels", s["panels"],
+                f"a register block that fits {t.registers} registers (rows x panels takes "
+                f"{used} with its operands)")
+        if s["panels_outer"]:
+            divides(panels, "panels", s["panels"], "filters' panels (with panels_outer)")
+
+    def cut(self, k: Kernel, t: Target, chosen: Chosen) -> Cut | None:
+        """Ragged rows: forall tiles of the smallest divisor of M holding a block, the
+        blocks inside; ragged panels: the forall takes all of them (or a divisor that
+        leaves tiles for the planned threads when M has too few), the blocks inside."""
+        m, panels, _ = self.shape(k)
+        rows, block = chosen["rows"], chosen["panels"]
+        if chosen["panels_outer"] or (m % rows == 0 and panels % block == 0):
+            return None     # (panels outer: the rows are cut inside the tile, tile_fused)
+        m_tile = ragged_tile(m, rows)
+        p_tile = block
+        if panels % block:
+            few = m // m_tile < t.planned_threads
+            p_tile = max((d for d in range(1, panels // t.planned_threads + 1)
+                          if panels % d == 0), default=panels) if few else panels
+            p_tile = max(p_tile, block) if panels % max(p_tile, block) == 0 else panels
+        dims = ([Dim(0, rows, m_tile, False)] if m_tile != rows else []) \
+            + ([Dim(1, block, p_tile, False)] if p_tile != block else [])
+        return [m_tile, p_tile], dims, 4 if k.root_role == "main" else 3
+
+    def piece_vector_sizes(self, s: Strategy, t: Target, role: str,
+                           sizes: dict[int, int]) -> Sizes | None:
+        return [sizes.get(0, s["rows"]), sizes.get(1, s["panels"]), s["panel"]] \
+            + ([1] if role == "main" else [])
+
+    def root_tiles(self, s: Strategy, t: Target) -> list[int]:
+        return [0 if s["panels_outer"] else s["rows"], s["panels"]]
+
+    def inner_tiles(self, s: Strategy, t: Target, role: str) -> Sizes | None:
+        return [0, 0, 0, 1] if role == "main" else None
+
+    def row_pieces(self, s: Strategy) -> list[Dim]:
+        """Panels outer: the rows of the tile (all of M), when blocks do not divide them."""
+        if not s["panels_outer"] or s["m"] % s["rows"] == 0:
+            return []
+        return [Dim(0, s["rows"], int(s["m"]), False)]
+
+    def tile_fused(self, script: Script, s: Strategy, t: Target,
+                   fused: dict[str, str]) -> bool:
+        """Panels outer: inside each forall tile (a block of panels, every row), a serial
+        loop over the row blocks with the chain fused into it, or pieces of them."""
+        if not s["panels_outer"]:
+            return False
+        reduction = [0] if s.root_role == "main" else []
+        producers = [r for r in ("main", "init") if r != s.root_role]
+        dims = self.row_pieces(s)
+        if dims:
+            found = cascade(script, Root(s.part(s.root_role), 3 + len(reduction)),
+                            fused[s.root_role], "", dims)
+            parts = [({r: script.match_part_in(s.part(r), container) for r in s.roles},
+                      f"@{index}") for index, (container, _) in enumerate(found)]
+        else:
+            root, loop = script.tile_forall(fused[s.root_role], [s["rows"], 0, 0] + reduction)
+            handles = {s.root_role: root}
+            for role in producers:
+                handles[role], loop = script.fuse_into(fused[role], loop)
+            script.mark_serial(loop)
+            parts = [(handles, "")]
+        for handles, suffix in parts:
+            main, loops = script.tile(handles["main"], [0, 0, 0, 1])
+            if self.prefetches(s):
+                script.mark_prefetch(loops[-1])
+            script.annotate(main, s.part("main" + suffix))
+            if suffix:
+                for role in (r for r in s.roles if r != "main"):
+                    script.annotate(handles[role], s.part(role + suffix))
+        return True
+
+    def extra_roles(self, s: Strategy, t: Target) -> list[str]:
+        dims = self.row_pieces(s)
+        return [part(r, i) for i in range(len(piece_sizes(dims)) if dims else 0)
+                for r in s.roles]
+
+    def vector_sizes(self, s: Strategy, t: Target, role: str) -> Sizes | None:
+        name, index = index_of(role)
+        dims = self.row_pieces(s)
+        if (index is None) == bool(dims):
+            return None       # cut into pieces: each piece has its own role
+        rows = piece_sizes(dims)[index].get(0, s["rows"]) if index is not None else s["rows"]
+        return [rows, s["panels"], s["panel"]] + ([1] if name == "main" else [])
 
     def prefetches(self, s: Strategy) -> bool:
         return bool(s["prefetch"])
