@@ -34,21 +34,3 @@ func.func @too_much_padding(%x: tensor<1x4x4x16xf32>) -> tensor<1x4x4x8xf32> {
   return %1 : tensor<1x4x4x8xf32>
 }
 
-// An output of at most 49 pixels (7x7) to 96 filters or more stays two kernels: the lone
-// 1x1 conv then blocks rows of the whole image (narrow-pixels=0 fuses it).
-// RUN: %sepc opt %s --passes=fuse-separable | FileCheck %s --check-prefix=NARROW
-// RUN: %sepc opt %s --passes='fuse-separable{narrow-pixels=0}' | FileCheck %s --check-prefix=WIDE
-// NARROW-LABEL: func.func @narrow(
-// NARROW-NOT:     sep.fused
-// NARROW:         return
-// WIDE-LABEL:   func.func @narrow(
-// WIDE:           "sep.conv2d"{{.*}}sep.fused_depthwise = 16
-func.func @narrow(%x: tensor<1x7x7x16xf32>) -> tensor<1x7x7x96xf32> {
-  %dk = arith.constant dense<1.0> : tensor<3x3x16x1xf32>
-  %db = arith.constant dense<0.0> : tensor<16xf32>
-  %k = arith.constant dense<1.0> : tensor<1x1x16x96xf32>
-  %b = arith.constant dense<0.0> : tensor<96xf32>
-  %0 = "sep.depthwise_conv2d"(%x, %dk, %db) {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "linear"} : (tensor<1x7x7x16xf32>, tensor<3x3x16x1xf32>, tensor<16xf32>) -> tensor<1x7x7x16xf32> loc("dw")
-  %1 = "sep.conv2d"(%0, %k, %b) {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "relu6"} : (tensor<1x7x7x16xf32>, tensor<1x1x16x96xf32>, tensor<96xf32>) -> tensor<1x7x7x96xf32> loc("pw")
-  return %1 : tensor<1x7x7x96xf32>
-}

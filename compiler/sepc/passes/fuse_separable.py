@@ -1,6 +1,5 @@
 """fuse-separable: mark each depthwise conv whose only user is a 1x1 conv, so that both lower
 to one kernel and the depthwise result never goes to memory as a whole."""
-import numpy as np
 from mlir import ir
 
 from .ir_util import defining_op, int_array, shape_of, use_count, walk_ops
@@ -30,18 +29,6 @@ def panel_of(pw: ir.OpView) -> int:
     return ir.IntegerAttr(pw.attributes[FUSED]).value
 
 
-def narrow(pw: ir.OpView, pixels: int, min_filters: int) -> bool:
-    """An output of at most `pixels` pixels (7x7) to at least `min_filters` filters: the
-    fused kernel's 1x1 register block spans one output row, where a lone 1x1 conv blocks
-    the rows of the whole image (packed_matmul), and a depthwise result this small stays
-    in L2 between the two kernels. (Idle Xeon, vs LiteRT, fused -> two kernels: 5x5x480
-    -> 160 0.59 -> 1.05x, 10x10x816 s2 -> 224 0.53 -> 1.08x, 4x4x768 -> 768 0.72 ->
-    1.13x, 7x7x1024 -> 1024 1.05 -> 1.07x; with fewer filters the second kernel's fixed
-    costs weigh more: 6x6x144 -> 32 0.75 -> 0.65x.)"""
-    out = shape_of(pw.result)
-    return int(np.prod(out[1:-1])) <= pixels and out[-1] >= min_filters
-
-
 def fusible(pw: ir.OpView, dw: ir.OpView, panel: int) -> bool:
     """Whether the 1x1 conv pw and the op dw feeding it can be one kernel."""
     if dw.name != DEPTHWISE_OF[pw.name] or use_count(dw.result) != 1:
@@ -58,19 +45,15 @@ def fusible(pw: ir.OpView, dw: ir.OpView, panel: int) -> bool:
 
 
 @module_pass("fuse-separable")
-def fuse_separable(module: ir.Operation, *, panel_filters: int = 16, narrow_pixels: int = 49,
-                   narrow_min_filters: int = 96) -> None:
+def fuse_separable(module: ir.Operation, *, panel_filters: int = 16) -> None:
     """Mark 1x1 convs (stride 1, filters a multiple of the panel or padded to one) fed by a
-    single-use depthwise conv, unless the output is narrow.
+    single-use depthwise conv.
 
     panel_filters: filters per panel of packed 1x1 weights, one cache line of f32, so a
-    register block reads whole contiguous lines whatever the filter count.
-    narrow_pixels, narrow_min_filters: outputs of at most this many pixels to at least
-    this many filters stay two kernels (narrow)."""
+    register block reads whole contiguous lines whatever the filter count."""
     for pw in walk_ops(module, tuple(DEPTHWISE_OF)):
         dw = defining_op(pw.operands[0])
-        if dw is not None and fusible(pw, dw, panel_filters) \
-                and not narrow(pw, narrow_pixels, narrow_min_filters):
+        if dw is not None and fusible(pw, dw, panel_filters):
             pw.attributes[FUSED] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64),
                                                       panel_filters)
             dw.attributes[FUSED_PRODUCER] = ir.UnitAttr.get()
