@@ -42,8 +42,9 @@ class Memory:
 
     l1d: the smallest L1 data cache of the cores the target runs on; a depthwise tile keeps
       one channel vector of its input within half of it.
-    l2: the smallest L2 of the cores the target runs on (per core): a lone 1x1 conv whose
-      weights take more than half of it reads each block of them once (packed_matmul).
+    l2: the L2 per core the cost models assume (1 MiB, as on Skylake-SP and Zen 4; the
+      same default on every row): a lone 1x1 conv whose weights take more than half of
+      it reads each block of them once (packed_matmul).
     tile_budget: what one tile's buffers may take, so that they and a block of weights stay
       in L2 while the tile's rows reuse them.
     line: a cache line; packed 1x1 weight panels are one line of f32 wide.

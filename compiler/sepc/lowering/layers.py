@@ -12,8 +12,8 @@ from mlir.dialects import arith, linalg, tensor
 
 from ..passes.fuse_separable import FUSED, padded_filters, panel_of
 from ..passes.pack_matmul_weights import packed_panel
-from ..passes.ir_util import (batch_norm_affine, constant_array, int_array, is_zero_constant,
-                              shape_of, string_attr, tensor_constant)
+from ..passes.ir_util import (batch_norm_affine, constant_array, int_array, is_pointwise,
+                              is_zero_constant, shape_of, string_attr, tensor_constant)
 from .activations import ACTIVATIONS, F32_LOWEST, softmax
 from .builder import LayerBuilder
 from .values import collapse_to_2d, elementwise, empty, expand_from_2d, f32, f32_const, tag
@@ -86,11 +86,6 @@ def lower_depthwise(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     return b.convolve(main, activation, f"depthwise{spatial}d")
 
 
-def is_pointwise(op: ir.OpView) -> bool:
-    kernel_shape = shape_of(op.operands[1])
-    return all(k == 1 for k in kernel_shape[:-2]) and not any(int_array(op, "padding"))
-
-
 def lower_pointwise(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     """A 1x1 conv is a matmul over (N*H*W, C) x (C, F); strides subsample the input first."""
     x, kernel_value, bias = op.operands
@@ -111,84 +106,34 @@ def matmul_layer(op: ir.OpView, rows: ir.Value, kernel: np.ndarray, bias: ir.Val
     pack-matmul-weights marked the op."""
     activation, out_shape = string_attr(op, "activation"), shape_of(op.result)
     panel = packed_panel(op)
+    flat_shape = [int(np.prod(out_shape[:-1])), out_shape[-1]]
     if panel is not None:
-        result = packed_matmul(rows, kernel, bias, activation, out_shape, panel, b)
+        result = panel_contraction(rows, kernel, bias, activation, flat_shape, panel,
+                                   "packed_matmul", b)
         return result if len(out_shape) == 2 else expand_from_2d(result, out_shape)
     weights = tensor_constant(kernel)
-    flat_shape = [int(np.prod(out_shape[:-1])), out_shape[-1]]
     init = b.bias_init(bias, flat_shape)
     main = linalg.matmul(rows, weights, outs=[init])
     result = b.convolve(main, activation, "matmul")
     return result if len(out_shape) == 2 else expand_from_2d(result, out_shape)
 
 
-def packed_matmul(rows: ir.Value, kernel: np.ndarray, bias: ir.Value, activation: str,
-                  out_shape: list[int], width: int, b: LayerBuilder) -> ir.Value:
-    """The matmul on weights packed at compile time as (F/P, K, P), P filters a panel, into
-    an output blocked as (M, F/P, P) (the fused separable kernel's 1x1 conv, on rows).
-    Loop dims: rows, panel, lane, then the reduction."""
-    m, (depth, filters) = int(np.prod(out_shape[:-1])), kernel.shape
-    panels = padded_filters(filters, width) // width
-    padding = panels * width - filters      # zero filters of a last, padded panel
-    kernel = np.pad(kernel, [(0, 0), (0, padding)])
-    packed = tensor_constant(kernel.reshape(depth, panels, width).transpose(1, 0, 2))
-    final = empty([m, panels * width]) if padding else b.final_init([m, filters])
-    blocked = ir.RankedTensorType.get([m, panels, width], f32())
-    dest = tensor.expand_shape(blocked, final, [[0], [1, 2]], [], [m, panels, width])
-    if not is_zero_constant(bias):
-        bias = tensor_constant(np.pad(constant_array(bias), [(0, padding)]).reshape(panels, width))
-    init = b.bias_init(bias, [m, panels, width], into=dest)
-
-    def affine(*positions: int) -> ir.AffineMap:
-        return ir.AffineMap.get(4, 0, [ir.AffineDimExpr.get(p) for p in positions])
-
-    maps = [affine(0, 3), affine(1, 3, 2), affine(0, 1, 2)]
-    iterators = [linalg.IteratorType.parallel] * 3 + [linalg.IteratorType.reduction]
-
-    @linalg.generic([rows, packed], [init], maps, iterators)
-    def main(x: ir.Value, w: ir.Value, acc: ir.Value) -> ir.Value:
-        return arith.addf(acc, arith.mulf(x, w))
-
-    result = b.convolve(main, activation, "packed_matmul")
-    flat = tensor.collapse_shape(ir.RankedTensorType.get([m, panels * width], f32()), result,
-                                 [[0], [1, 2]])
-    if not padding:
-        return flat
-    return tensor.extract_slice(ir.RankedTensorType.get([m, filters], f32()), flat, [], [], [],
-                                [0, 0], [m, filters], [1, 1])
-
-
-def lower_separable(op: ir.OpView, b: LayerBuilder) -> ir.Value:
-    """A 1x1 conv and the depthwise conv feeding it, as one kernel: the schedule tiles the
-    1x1 conv's output and computes the depthwise tile it reads inside the same tile.
-
-    The 1x1 conv is a contraction over channels on an output blocked as (..., F/P, P),
-    with its weights packed at compile time as (F/P, C, P), P filters a panel (fuse-
-    separable's choice, one cache line of f32): the panel of weights a register block
-    reads over the whole reduction is one contiguous stretch of memory."""
-    depthwise = op.operands[0].owner    # the op fuse-separable marked
-    mid = lower_depthwise(depthwise, LayerBuilder(b.layer, b.kinds, prefix="dw_"))
-    depthwise.result.replace_all_uses_with(mid)
-    depthwise.erase()
-    _, kernel_value, bias = op.operands
-    kernel = constant_array(kernel_value)
-    channels, filters = kernel.shape[-2:]
-    width = panel_of(op)
-    panels = padded_filters(filters, width) // width
-    padding = panels * width - filters      # zero filters of a last, padded panel
-    kernel = np.pad(kernel.reshape(channels, filters), [(0, 0), (0, padding)])
-    packed = tensor_constant(kernel.reshape(channels, panels, width).transpose(1, 0, 2))
-    out_shape = shape_of(op.result)
+def panel_contraction(x: ir.Value, kernel: np.ndarray, bias: ir.Value, activation: str,
+                      out_shape: list[int], width: int, kind: str, b: LayerBuilder) -> ir.Value:
+    """x (..., C) times 1x1 weights (C, F) packed at compile time as (F/P, C, P), P = width
+    filters a panel, into an output blocked as (..., F/P, P): the panel of weights a
+    register block reads over the whole reduction is one contiguous stretch of memory.
+    Loop dims: the pixel dims (batch, spatial, or rows), panel, lane, then the channel
+    reduction. The fused separable kernel's 1x1 conv and the packed matmul."""
+    packed, bias, panels = pack_panels(kernel, bias, width)
     rank = len(out_shape)
-    padded_shape = out_shape[:-1] + [panels * width]
-    blocked = ir.RankedTensorType.get(out_shape[:-1] + [panels, width], f32())
+    blocked_shape = out_shape[:-1] + [panels, width]
+    padding = panels * width - out_shape[-1]
+    final = empty(out_shape[:-1] + [panels * width]) if padding else b.final_init(out_shape)
     groups = [[d] for d in range(rank - 1)] + [[rank - 1, rank]]
-    final = empty(padded_shape) if padding else b.final_init(out_shape)
-    dest = tensor.expand_shape(blocked, final, groups, [], out_shape[:-1] + [panels, width])
-    if not is_zero_constant(bias):
-        bias = tensor_constant(np.pad(constant_array(bias), [(0, padding)]).reshape(panels, width))
-    init = b.bias_init(bias, out_shape[:-1] + [panels, width], into=dest)
-    # Loop dims: the pixel dims (batch, spatial), panel, lane, then the channel reduction.
+    dest = tensor.expand_shape(ir.RankedTensorType.get(blocked_shape, f32()), final, groups, [],
+                               blocked_shape)
+    init = b.bias_init(bias, blocked_shape, into=dest)
     pixel = list(range(rank - 1))
     panel, lane, channel = rank - 1, rank, rank + 1
     dims = rank + 2
@@ -199,19 +144,55 @@ def lower_separable(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     maps = [affine(*pixel, channel), affine(panel, channel, lane), affine(*pixel, panel, lane)]
     iterators = [linalg.IteratorType.parallel] * (dims - 1) + [linalg.IteratorType.reduction]
 
-    @linalg.generic([mid, packed], [init], maps, iterators)
-    def main(x: ir.Value, w: ir.Value, acc: ir.Value) -> ir.Value:
-        return arith.addf(acc, arith.mulf(x, w))
+    @linalg.generic([x, packed], [init], maps, iterators)
+    def main(v: ir.Value, w: ir.Value, acc: ir.Value) -> ir.Value:
+        return arith.addf(acc, arith.mulf(v, w))
 
-    spatial = rank - 2
-    result = b.convolve(main, string_attr(op, "activation"), f"separable{spatial}d")
-    flat = tensor.collapse_shape(ir.RankedTensorType.get(padded_shape, f32()), result, groups)
-    if not padding:
+    return unblock(b.convolve(main, activation, kind), out_shape)
+
+
+def pack_panels(kernel: np.ndarray, bias: ir.Value, width: int) -> tuple[ir.Value, ir.Value, int]:
+    """1x1 weights (C, F) packed at compile time as (F/P, C, P) panels of P = width filters,
+    the last padded with zero filters, the bias (if any) padded and blocked (F/P, P) to
+    match; and the panel count."""
+    channels, filters = kernel.shape
+    panels = padded_filters(filters, width) // width
+    padding = panels * width - filters      # zero filters of a last, padded panel
+    kernel = np.pad(kernel, [(0, 0), (0, padding)])
+    packed = tensor_constant(kernel.reshape(channels, panels, width).transpose(1, 0, 2))
+    if not is_zero_constant(bias):
+        bias = tensor_constant(np.pad(constant_array(bias), [(0, padding)]).reshape(panels, width))
+    return packed, bias, panels
+
+
+def unblock(blocked: ir.Value, out_shape: list[int]) -> ir.Value:
+    """An output blocked (..., F/P, P) as (..., F): collapsed, and the padded filters of a
+    last panel dropped by a view (the next kernel reads the first F channels in place)."""
+    shape = shape_of(blocked)
+    rank = len(shape) - 1
+    padded_shape = shape[:-2] + [shape[-2] * shape[-1]]
+    groups = [[d] for d in range(rank - 1)] + [[rank - 1, rank]]
+    flat = tensor.collapse_shape(ir.RankedTensorType.get(padded_shape, f32()), blocked, groups)
+    if padded_shape == out_shape:
         return flat
-    # The padded filters are dropped by a view: the next kernel reads the first `filters`
-    # channels of each pixel in place.
-    return tensor.extract_slice(op.result.type, flat, [], [], [], [0] * rank, out_shape,
-                                [1] * rank)
+    return tensor.extract_slice(ir.RankedTensorType.get(out_shape, f32()), flat, [], [], [],
+                                [0] * rank, out_shape, [1] * rank)
+
+
+def lower_separable(op: ir.OpView, b: LayerBuilder) -> ir.Value:
+    """A 1x1 conv and the depthwise conv feeding it, as one kernel: the schedule tiles the
+    1x1 conv's output and computes the depthwise tile it reads inside the same tile. The
+    1x1 conv is a panel_contraction, its panel width fuse-separable's choice."""
+    depthwise = op.operands[0].owner    # the op fuse-separable marked
+    mid = lower_depthwise(depthwise, LayerBuilder(b.layer, b.kinds, prefix="dw_"))
+    depthwise.result.replace_all_uses_with(mid)
+    depthwise.erase()
+    _, kernel_value, bias = op.operands
+    kernel = constant_array(kernel_value)
+    spatial = len(shape_of(op.result)) - 2
+    return panel_contraction(mid, kernel.reshape(kernel.shape[-2:]), bias,
+                             string_attr(op, "activation"), shape_of(op.result), panel_of(op),
+                             f"separable{spatial}d", b)
 
 
 def lower_conv(op: ir.OpView, b: LayerBuilder) -> ir.Value:

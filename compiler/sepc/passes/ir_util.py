@@ -63,6 +63,12 @@ def int_array(op: ir.OpView, name: str) -> list[int]:
     return list(ir.DenseI64ArrayAttr(op.attributes[name]))
 
 
+def is_pointwise(op: ir.OpView) -> bool:
+    """A conv with a 1x1 window and no padding: a matmul over its pixels."""
+    kernel_shape = shape_of(op.operands[1])
+    return all(k == 1 for k in kernel_shape[:-2]) and not any(int_array(op, "padding"))
+
+
 def named_attributes(attr: ir.Attribute) -> list[ir.NamedAttribute]:
     """The entries of a dictionary attribute, in order. (DictAttr iterates by index, through
     __getitem__ and __len__; its stubs declare no __iter__.)"""

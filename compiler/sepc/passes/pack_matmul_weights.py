@@ -7,7 +7,7 @@ import numpy as np
 from mlir import ir
 
 from .fuse_separable import FUSED, MAX_PANEL_PADDING, padded_filters
-from .ir_util import int_array, shape_of, string_attr, walk_ops
+from .ir_util import is_pointwise, shape_of, string_attr, walk_ops
 from .registry import module_pass
 
 # On the 1x1 conv or dense layer: its weights' panel width (the attribute's value).
@@ -35,8 +35,7 @@ def packable(op: ir.OpView, panel: int) -> bool:
         return False
     if op.name == "sep.dense":
         return True
-    return (FUSED not in op.attributes and all(k == 1 for k in kernel[:-2])
-            and not any(int_array(op, "padding")))
+    return FUSED not in op.attributes and is_pointwise(op)
 
 
 @module_pass("pack-matmul-weights")

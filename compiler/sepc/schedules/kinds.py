@@ -438,7 +438,7 @@ class PackedMatmul(Schedule):
         return k.main_operand_shapes[0][0], panels, width
 
     @staticmethod
-    def registers(t: Target, rows: int, vectors: int) -> int:
+    def registers(rows: int, vectors: int) -> int:
         """Registers of one step: accumulators, the panels' vectors and a broadcast (a
         7 x 4 block, 32 without the broadcast, ran 1.5x slower than 6 x 4 on 37x37 rows)."""
         return rows * vectors + vectors + 1
@@ -454,31 +454,32 @@ class PackedMatmul(Schedule):
         threads count as if one thread did all the work."""
         m, panels, width = self.shape(k)
         per_panel = max(width // t.lanes, 1)
+        outer = bool(fixed.get("panels_outer", False))
+        macs = m * k.main_operand_shapes[0][1] * panels * width
+
+        def row_tile(r: int) -> int:
+            """Rows per forall tile: all of them with panels outer, else ragged_tile."""
+            return m if outer else ragged_tile(m, r)
+
+        def even(r: int, q: int) -> bool:
+            rest = row_tile(r) % r
+            return panels % q == 0 and (rest == 0 or 2 * rest >= r)
+
+        def shareable(r: int, q: int) -> bool:
+            tiles = (m // row_tile(r)) * (panels // q if panels % q == 0 else 1)
+            return tiles >= t.planned_threads or macs < PARALLEL_MACS
 
         def cost(r: int, q: int) -> tuple[float, float]:
             total = sum(step_cycles(h, p * per_panel)
-                        for h in block_heights(m, r, m if outer else ragged_tile(m, r))
+                        for h in block_heights(m, r, row_tile(r))
                         for p in block_heights(panels, q, panels if panels % q else q))
             total *= (1 if even(r, q) else UNEVEN_BLOCK_COST) \
                 * (1 if shareable(r, q) else t.planned_threads)
             return total, (r + q * per_panel) / (r * q * per_panel)
 
-        outer = bool(fixed.get("panels_outer", False))
-
-        def even(r: int, q: int) -> bool:
-            rest = (m if outer else ragged_tile(m, r)) % r
-            return panels % q == 0 and (rest == 0 or 2 * rest >= r)
-
-        def shareable(r: int, q: int) -> bool:
-            row_tiles = 1 if outer else m // ragged_tile(m, r)
-            tiles = row_tiles * (panels // q if panels % q == 0 else 1)
-            return tiles >= t.planned_threads or macs < PARALLEL_MACS
-
-        macs = m * k.main_operand_shapes[0][1] * panels * width
-
         blocks = [(r, q) for r in range(1, min(m, 2 * t.tiling.matmul_rows) + 1)
                   for q in range(1, panels + 1)
-                  if self.registers(t, r, q * per_panel) <= t.registers
+                  if self.registers(r, q * per_panel) <= t.registers
                   and r == fixed.get("rows", r) and q == fixed.get("panels", q)
                   and not (outer and panels % q)]
         if not blocks:      # a fixed size that fits nothing: check() says why
@@ -512,7 +513,7 @@ class PackedMatmul(Schedule):
         require(1 <= s["panels"] <= panels, "panels", s["panels"],
                 f"1 to {panels} (the filters' panels of {width})")
         vectors = s["panels"] * max(width // t.lanes, 1)
-        used = self.registers(t, s["rows"], vectors)
+        used = self.registers(s["rows"], vectors)
         require(used <= t.registers, "panels", s["panels"],
                 f"a register block that fits {t.registers} registers (rows x panels takes "
                 f"{used} with its operands)")
