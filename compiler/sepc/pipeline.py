@@ -8,14 +8,16 @@ the plain untiled lowering the benchmarks compare against.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
 from mlir import ir
 from mlir.dialects.transform import interpreter
 from mlir.passmanager import PassManager
 
 from .passes.registry import PassSpec, run_passes
+from .schedules.strategy import find_strategies
 from .schedules import (serial_loops_script, tiling_script, vector_lowering_script,
                         vectorization_script)
 from .targets import Target
@@ -60,7 +62,16 @@ class Transform:
     script: Callable[[Compilation], str]
 
 
-Step = Union[Passes, SelectStrategy, Pipeline, ExtractWeights, Transform]
+@dataclass(frozen=True)
+class TransformEachLayer:
+    """A transform script generated for each layer function of outline-layers (and for the
+    network's function, if layers are left in it), applied in a module of its own: a
+    transform op that prints its payload for a diagnostic prints, verifies and numbers the
+    whole module it is in, which made one script over the network quadratic in its size."""
+    script: Callable[[ir.Operation, Target], str]
+
+
+Step = Union[Passes, SelectStrategy, Pipeline, ExtractWeights, Transform, TransformEachLayer]
 
 
 def passes(*specs: str | PassSpec) -> Step:
@@ -74,6 +85,10 @@ def select_strategy() -> Step:
 
 def mlir(pipeline: str) -> Step:
     return Pipeline(pipeline)
+
+
+def transform_each_layer(script: Callable[[ir.Operation, Target], str]) -> Step:
+    return TransformEachLayer(script)
 
 
 def extract_weights() -> Step:
@@ -95,6 +110,12 @@ GRAPH_PASSES = ("split-separable", "fold-batch-norm", "fuse-activation", "verify
 BUFFERIZE = ("eliminate-empty-tensors,"
              "one-shot-bufferize{bufferize-function-boundaries "
              "function-boundary-type-conversion=identity-layout-map},canonicalize")
+
+
+# The layers outline-layers moved out, back into the network's function, and the cleanup
+# the tiling script ends with (schedules/script.py) over the whole again, which merges the
+# constants the layers had each.
+INLINE_LAYERS = "inline{default-pipeline=},canonicalize,cse"
 
 
 def deallocate(target: Target) -> str:
@@ -144,7 +165,9 @@ def stages(target: Target, profile: bool = False) -> list[Stage]:
         Stage("sep", (passes(*GRAPH_PASSES),)),
         Stage("linalg", (passes(*fusion(target), "lower-to-linalg"), mlir("canonicalize,cse"))),
         Stage("strategy", (select_strategy(),)),
-        Stage("tiled", (transform(lambda c: tiling_script(c.module.operation, c.target)),)),
+        Stage("tiled", (passes("outline-layers"),
+                        transform_each_layer(tiling_script),
+                        mlir(INLINE_LAYERS))),
         Stage("vector", (transform(lambda c: vectorization_script(c.module.operation, c.target)),)),
         Stage("llvm", (passes("elide-zero-pads", "fill-pad-borders", "stagger-tile-buffers"),
                        mlir(BUFFERIZE), passes("drop-output-results"),
@@ -185,8 +208,31 @@ def run_step(c: Compilation, step: Step) -> None:
         if c.schedule != "none":
             run_passes(c.module, [PassSpec("select-strategy", {"target": c.target.name,
                                                                "strategy-file": c.strategy_file})])
-    elif c.schedule != "none":
+    elif c.schedule == "none":
+        return
+    elif isinstance(step, TransformEachLayer):
+        for fn in [op for op in c.module.body.operations if op.operation.name == "func.func"]:
+            with alone(fn.operation, c.module.body) as scope:
+                if find_strategies(scope.operation):
+                    apply_transform(scope, step.script(scope.operation, c.target))
+    else:
         apply_transform(c.module, step.script(c))
+
+
+@contextmanager
+def alone(fn: ir.Operation, block: ir.Block) -> Iterator[ir.Module]:
+    """fn (in block) moved into a module of its own, and back to its place after."""
+    ops = [op.operation for op in block.operations]
+    index = ops.index(fn)
+    scope = ir.Module.create(fn.location)
+    scope.body.append(fn)
+    try:
+        yield scope
+    finally:
+        if index + 1 < len(ops):
+            fn.move_before(ops[index + 1])
+        else:
+            block.append(fn)
 
 
 def run_until(c: Compilation, last: str) -> None:

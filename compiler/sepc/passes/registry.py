@@ -33,6 +33,7 @@ PASS_MODULES: dict[str, str] = {
     "pack-matmul-weights": "pack_matmul_weights",
     "lower-to-linalg": "lower_to_linalg",
     "select-strategy": "select_strategy",
+    "outline-layers": "outline_layers",
     "elide-zero-pads": "elide_zero_pads",
     "fill-pad-borders": "fill_pad_borders",
     "stagger-tile-buffers": "stagger_tile_buffers",
