@@ -148,6 +148,13 @@ def panel_contraction(x: ir.Value, kernel: np.ndarray, bias: ir.Value, activatio
     def main(v: ir.Value, w: ir.Value, acc: ir.Value) -> ir.Value:
         return arith.addf(acc, arith.mulf(v, w))
 
+    if activation == "softmax":
+        # Over the real filters, not a panel: a chain of its own after the unblocking, in
+        # place unless padded filters are dropped on the way.
+        b.tag(main, "main", kind)
+        flat = unblock(main, out_shape)
+        return softmax(flat, b.final_init(out_shape) if padding else flat,
+                       b.named(f"{b.layer}/softmax"))
     return unblock(b.convolve(main, activation, kind), out_shape)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from mlir import ir
 
 from .fuse_separable import FUSED, MAX_PANEL_PADDING, padded_filters
-from .ir_util import is_pointwise, shape_of, string_attr, walk_ops
+from .ir_util import is_pointwise, shape_of, walk_ops
 from .registry import module_pass
 
 # On the 1x1 conv or dense layer: its weights' panel width (the attribute's value).
@@ -29,9 +29,6 @@ def packable(op: ir.OpView, panel: int) -> bool:
     padding = padded_filters(filters, panel) - filters
     rows = int(np.prod(shape_of(op.result)[:-1]))
     if padding > MAX_PANEL_PADDING * filters or (padding and rows > 1):
-        return False
-    # A softmax reduces over the filters: padded lanes would enter it.
-    if string_attr(op, "activation") == "softmax":
         return False
     if op.name == "sep.dense":
         return True
