@@ -4,7 +4,9 @@
 """
 from __future__ import annotations
 
+import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -47,14 +49,35 @@ def lower(graph: Graph, target: Target, last_stage: str, schedule: str,
     return c
 
 
-def llvm_ir(c: Compilation, work: Path, text: bool = False) -> Path:
+def translated(c: Compilation, work: Path) -> Path:
     bytecode, ll = work / "module.mlirbc", work / "module.ll"
     with open(bytecode, "wb") as f:
         c.module.operation.write_bytecode(f)
     toolchain.translate_to_llvm_ir(bytecode, ll)
+    return ll
+
+
+def llvm_ir(c: Compilation, work: Path, text: bool = False) -> Path:
     optimized = work / "module.opt.ll"
-    toolchain.optimize(ll, optimized, c.target, text)
+    toolchain.optimize(translated(c, work), optimized, c.target, text)
     return optimized
+
+
+def objects(c: Compilation, work: Path) -> list[Path]:
+    """The module's object files: opt and llc take most of a large network's compile time
+    and work on one function at a time, so the functions (one per parallel loop nest) are
+    split over two modules per core, compiled side by side."""
+    workers = len(os.sched_getaffinity(0))
+    parts = toolchain.split_module(translated(c, work), work, 2 * workers)
+
+    def compile_part(part: Path) -> Path:
+        optimized, obj = part.with_suffix(".opt.bc"), part.with_suffix(".o")
+        toolchain.optimize(part, optimized, c.target)
+        toolchain.codegen(optimized, obj, c.target, "obj")
+        return obj
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(compile_part, parts))
 
 
 def emit(model_path: str, stage: str, target: str = "host", random_weights: int | None = None,
@@ -116,15 +139,14 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
         c = lower(graph, tgt, "llvm", schedule, strategy_file, profile)
         with tempfile.TemporaryDirectory(prefix="sepc-") as tmp:
             work = Path(tmp)
-            ll = llvm_ir(c, work)
-            obj, weights, lib = work / "module.o", work / "weights.o", work / "module.so"
-            toolchain.codegen(ll, obj, tgt, "obj")
+            weights, lib = work / "weights.o", work / "module.so"
             toolchain.assemble(weights_assembly(c.weights, work), weights, tgt)
-            toolchain.link_shared([obj, weights], lib, tgt)
+            objs = [*objects(c, work), weights]
+            toolchain.link_shared(objs, lib, tgt)
             static = None
             if "static" in libraries:
                 static = work / "module.a"
-                toolchain.archive([obj, weights], static)
+                toolchain.archive(objs, static)
             return write_artifacts(
                 out_dir, graph.name, str(lib),
                 {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,

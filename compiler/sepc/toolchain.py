@@ -101,6 +101,13 @@ def translate_to_llvm_ir(bytecode: Path, out: Path) -> None:
     run_tool("mlir-translate", ["--mlir-to-llvmir", str(bytecode), "-o", str(out)])
 
 
+def split_module(ll: Path, work: Path, parts: int) -> list[Path]:
+    """The module's functions dealt round-robin into `parts` modules (llvm-split; its
+    internal symbols become hidden ones), to optimize and generate code in parallel."""
+    run_tool("llvm-split", [f"-j={parts}", "--round-robin", str(ll), "-o", str(work / "part")])
+    return [work / f"part{i}" for i in range(parts)]
+
+
 def optimize(ll: Path, out: Path, target: Target, text: bool = False) -> None:
     run_tool("opt", ["-O3", *(["-S"] if text else []), f"-mtriple={target.triple}",
                      f"-mcpu={target.cpu}", f"-mattr={target.features}", str(ll), "-o", str(out)])
