@@ -124,14 +124,16 @@ def deallocate(target: Target) -> str:
     return f"buffer-deallocation-pipeline,func.func({tile_loops}),cse,canonicalize"
 
 
-def to_llvm(target: Target) -> str:
+def to_llvm(target: Target) -> tuple[Step, ...]:
     vector_options = ("{" + target.vector_dialect_options + "}"
                       if target.vector_dialect_options else "")
-    return ("func.func(convert-linalg-to-loops),"
-            "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
-            # convert-scf-to-openmp wraps loop bodies in memref.alloca_scope, which must be
-            # inlined (canonicalize does, as no body allocates) before scf becomes cf blocks.
-            + ("convert-scf-to-openmp,canonicalize," if target.openmp else "") +
+    loops = mlir("func.func(convert-linalg-to-loops),"
+                 "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine")
+    return (loops, *((passes("partition-parallel-loops"),) if target.openmp else ()), mlir(
+            # convert-scf-to-openmp (the parallel loops partition-parallel-loops left) wraps
+            # loop bodies in memref.alloca_scope, which must be inlined (canonicalize does,
+            # as no body allocates) before scf becomes cf blocks.
+            ("convert-scf-to-openmp,canonicalize," if target.openmp else "") +
             # No convert-math-to-libm: its scalar calls cover only the first 128 bits of a
             # scalable vector. The math ops left (floor, absf) are single instructions.
             "convert-scf-to-cf,"
@@ -140,7 +142,7 @@ def to_llvm(target: Target) -> str:
             "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
             "convert-ub-to-llvm,"
             + ("convert-openmp-to-llvm," if target.openmp else "") +
-            "reconcile-unrealized-casts")
+            "reconcile-unrealized-casts"))
 
 
 def fusion(target: Target) -> tuple[PassSpec, ...]:
@@ -179,7 +181,7 @@ def stages(target: Target, profile: bool = False) -> list[Stage]:
                        passes("add-thread-control" if target.openmp
                               else "add-serial-thread-control"),
                        *layer_timers(profile),
-                       mlir(to_llvm(target)))),
+                       *to_llvm(target))),
     ]
 
 

@@ -45,6 +45,7 @@ PASS_MODULES: dict[str, str] = {
     "add-thread-control": "add_thread_control",
     "add-serial-thread-control": "add_thread_control",
     "insert-layer-timers": "insert_layer_timers",
+    "partition-parallel-loops": "partition_parallel_loops",
 }
 
 OPTION_TYPES: dict[type, Callable[[str], Any]] = {
