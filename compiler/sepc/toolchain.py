@@ -109,8 +109,11 @@ def split_module(ll: Path, work: Path, parts: int) -> list[Path]:
 
 
 def optimize(ll: Path, out: Path, target: Target, text: bool = False) -> None:
-    run_tool("opt", ["-O3", *(["-S"] if text else []), f"-mtriple={target.triple}",
-                     f"-mcpu={target.cpu}", f"-mattr={target.features}", str(ll), "-o", str(out)])
+    # No loop vectorizer: MLIR vectorized the kernels; LLVM's only widens the fill and copy
+    # loops whose trip counts it can see into huge unrolled bodies that llc then crawls over.
+    run_tool("opt", ["-O3", "-vectorize-loops=false", *(["-S"] if text else []),
+                     f"-mtriple={target.triple}", f"-mcpu={target.cpu}",
+                     f"-mattr={target.features}", str(ll), "-o", str(out)])
 
 
 def codegen(bitcode: Path, out: Path, target: Target, filetype: str) -> None:
