@@ -100,14 +100,16 @@ def register_block(k: Kernel, t: Target, fixed: Fixed) -> tuple[int, int]:
     width (the vectorizer cannot mask the width) and the depthwise input row of two blocks
     in registers too. Among blocks with the most accumulators, the one with the fewest
     loads per FMA: loads per channel step are pixels + panel vectors, FMAs are pixels x
-    panel vectors. Only blocks that leave `planned_threads` tiles, where there are such."""
+    panel vectors. Only blocks that leave `planned_threads` tiles, where there are such.
+    A block of one pixel comes last: each weight vector it loads feeds one FMA, so the
+    tile's weights stream from cache once per pixel."""
     sizes = spatial(k)
     width, panels = sizes[-1], k.operand_shapes["main"][1][0]
     per_panel = vectors_per_panel(k, t)
 
-    def cost(block: tuple[int, int]) -> tuple[int, int]:
+    def cost(block: tuple[int, int]) -> tuple[bool, int, int]:
         p, q = block
-        return (-p * q * per_panel, p + q * per_panel)
+        return (p == 1 < width, -p * q * per_panel, p + q * per_panel)
 
     def fits(p: int, q: int) -> bool:
         return (accumulator_registers(k, t, p, q) <= t.registers
