@@ -87,6 +87,27 @@ def test_keras_sequential(pooling, tmp_path):
     assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
 
 
+@pytest.mark.parametrize("rank", [1, 2])
+def test_keras_conv_with_a_group_per_channel_is_depthwise(rank, tmp_path):
+    """Conv1D/Conv2D(groups=C): one group per input channel, two filters each."""
+    L = keras.layers
+    shape, conv = ((12, 6), L.Conv1D) if rank == 1 else ((9, 7, 6), L.Conv2D)
+    inputs = keras.Input(shape, batch_size=1)
+    x = conv(6, 3, padding="same", name="mix")(inputs)
+    x = conv(12, 3, strides=2, groups=6, activation="relu", name="grouped")(x)
+    model = keras.Model(inputs, x)
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.standard_normal(w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    path = tmp_path / "grouped.keras"
+    model.save(path)
+    model_json = import_model(str(path), "keras", str(tmp_path / "imported"))
+    assert '"depthwise_conv' in Path(model_json).read_text()
+    x = rng.standard_normal((1, *shape)).astype(np.float32)
+    want = np.asarray(model.predict(x, verbose=0))
+    assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
+
+
 @pytest.mark.filterwarnings("ignore:You are saving a model that has not yet been built")
 def test_keras_sequential_without_an_input_is_exit_2(tmp_path):
     path = tmp_path / "unbuilt.keras"

@@ -169,10 +169,20 @@ def conv_fields(x: Layer) -> dict[str, Any]:
 
 
 def conv(op: str, x: Layer) -> None:
-    if x.cfg.get("groups", 1) != 1:
-        x.problem(f"groups={x.cfg['groups']} (only 1, or a DepthwiseConv) is supported")
-        return
-    x.add(op, x.kernels("kernel"), filters=x.cfg["filters"], **conv_fields(x))
+    groups, filters = x.cfg.get("groups", 1), x.cfg["filters"]
+    channels = x.b.shape(x.sources[0])[-1]
+    if groups == 1:
+        x.add(op, x.kernels("kernel"), filters=filters, **conv_fields(x))
+    elif groups == channels and filters % channels == 0:
+        # A conv with one group per input channel is a depthwise conv: its kernel
+        # (K..., 1, C*M) holds output channel c*M + m, depthwise channel c, multiplier m.
+        params = x.kernels("kernel")
+        kernel = params.pop("kernel")
+        depthwise = kernel.reshape(*kernel.shape[:-2], channels, filters // channels)
+        x.add(f"depthwise_{op}", {"depthwise_kernel": depthwise, **params},
+              depth_multiplier=filters // channels, **conv_fields(x))
+    else:
+        x.problem(f"groups={groups} (only 1, or one group per input channel) is supported")
 
 
 def depthwise_conv(op: str, x: Layer) -> None:
