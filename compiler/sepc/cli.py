@@ -54,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
                         "MODULE:CALLABLE returning (model, example_input)")
     i.add_argument("--format", required=True, choices=("keras", "onnx", "torch"))
     i.add_argument("-o", dest="out_dir", default=".")
+    i.add_argument("--name", help="the model's name (NAME.json, NAME.npz and the C symbols; "
+                                  "default: the framework model's name)")
 
     p = sub.add_parser("profile", help="time every layer of the compiled model on this machine "
                                        "(docs/profile.md)")
@@ -187,7 +189,7 @@ def command_tune(args: argparse.Namespace) -> None:
 
 def command_import(args: argparse.Namespace) -> None:
     from .importers import import_model
-    print(import_model(args.source, args.format, args.out_dir))
+    print(import_model(args.source, args.format, args.out_dir, args.name))
 
 
 COMMANDS = {"compile": command_compile, "run": command_run, "opt": command_opt,

@@ -3,6 +3,7 @@ a PyTorch MobileNetV2-style network and its ONNX export, and models that use eve
 each importer's dispatch table, each imported, compiled for host and compared with the
 framework's own prediction (max abs error <= 1e-4 x max(1, max |output|)); one also runs
 for ARM under qemu. Unsupported layers are reported all at once, by name, exit 2."""
+import json
 import os
 import subprocess
 import sys
@@ -184,6 +185,35 @@ def test_torch_module_in_the_current_folder_from_the_sepc_command(tmp_path):
                            "-o", "out"], capture_output=True, text=True, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "Sequential.json").exists()
+
+
+def test_import_name_flag(tmp_path):
+    """Two models of one class, imported side by side under their own names; a name that
+    is not a C identifier is exit 2, naming the flag, with nothing written."""
+    (tmp_path / "two_models.py").write_text(
+        "import torch\n\n\n"
+        "def make(width):\n"
+        "    model = torch.nn.Sequential(torch.nn.Conv2d(3, width, 3), torch.nn.ReLU())\n"
+        "    return model, torch.randn(1, 3, 8, 8)\n\n\n"
+        "def narrow():\n    return make(4)\n\n\n"
+        "def wide():\n    return make(8)\n")
+
+    def run(spec, name):
+        return subprocess.run([sys.executable, "-m", "sepc", "import", spec, "--format", "torch",
+                               "-o", "out", "--name", name], capture_output=True, text=True,
+                              check=False, cwd=tmp_path)
+    for spec, name in (("two_models:narrow", "narrow_net"), ("two_models:wide", "wide_net")):
+        done = run(spec, name)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith(f"{name}.json")
+    for name, filters in (("narrow_net", 4), ("wide_net", 8)):
+        document = json.loads((tmp_path / "out" / f"{name}.json").read_text())
+        assert document["name"] == name
+        assert [layer.get("filters") for layer in document["layers"]][0] == filters
+    done = run("two_models:wide", "2-wide")
+    assert done.returncode == 2 and "--name" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "narrow_net.json", "narrow_net.npz", "wide_net.json", "wide_net.npz"]
 
 
 def test_onnx_export_of_the_torch_module(tmp_path):

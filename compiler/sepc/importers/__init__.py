@@ -5,14 +5,19 @@ collecting every unsupported layer or attribute so that all are reported at once
 The frameworks are optional extras, imported only here and only when asked for."""
 from __future__ import annotations
 
-from .builder import ModelBuilder
+from ..errors import UserError
+from .builder import ModelBuilder, c_identifier
 
 FORMATS = ("keras", "onnx", "torch")
 
 
-def import_model(source: str, fmt: str, out_dir: str) -> str:
+def import_model(source: str, fmt: str, out_dir: str, name: str | None = None) -> str:
     """Import `source` (a .keras or .onnx file, or for torch MODULE:CALLABLE returning
-    (model, example_input)); returns the written model.json's path."""
+    (model, example_input)) as `name` (default: the framework model's); returns the written
+    model.json's path."""
+    if name is not None and c_identifier(name) != name:
+        raise UserError(f"--name {name!r}: a model's name is a C identifier (letters, "
+                        f"digits, _; not starting with a digit), e.g. {c_identifier(name)!r}")
     if fmt == "keras":
         from .keras_importer import import_keras
         builder = import_keras(source)
@@ -23,6 +28,8 @@ def import_model(source: str, fmt: str, out_dir: str) -> str:
         from .torch_importer import import_torch, load_callable
         model, example = load_callable(source)
         builder = import_torch(model, example, None, source)
+    if name is not None:
+        builder.name = name
     return builder.write(out_dir)
 
 
