@@ -54,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
                         "MODULE:CALLABLE returning (model, example_input)")
     i.add_argument("--format", required=True, choices=("keras", "onnx", "torch"))
     i.add_argument("-o", dest="out_dir", default=".")
+    i.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                   help="an input's shape in the model's own axis order (its unknown "
+                        "dimensions; repeat per input)")
     i.add_argument("--name", help="the model's name (NAME.json, NAME.npz and the C symbols; "
                                   "default: the framework model's name)")
 
@@ -189,7 +192,23 @@ def command_tune(args: argparse.Namespace) -> None:
 
 def command_import(args: argparse.Namespace) -> None:
     from .importers import import_model
-    print(import_model(args.source, args.format, args.out_dir, args.name))
+    print(import_model(args.source, args.format, args.out_dir, args.name,
+                       parse_input_shapes(args.input_shape)))
+
+
+def parse_input_shapes(flags: list[str]) -> dict[str, list[int]]:
+    shapes = {}
+    for flag in flags:
+        name, _, dims = flag.partition("=")
+        try:
+            shape = [int(d) for d in dims.split(",")]
+        except ValueError:
+            shape = []
+        if not name or not shape or min(shape) < 1:
+            raise UserError(f"--input-shape {flag}: expected NAME=D0,D1,... with positive "
+                            "integers, e.g. input_1=1,224,224,3")
+        shapes[name] = shape
+    return shapes
 
 
 COMMANDS = {"compile": command_compile, "run": command_run, "opt": command_opt,

@@ -216,6 +216,53 @@ def test_import_name_flag(tmp_path):
         "narrow_net.json", "narrow_net.npz", "wide_net.json", "wide_net.npz"]
 
 
+def sepc_import_with(source, fmt: str, out_dir: Path, *flags):
+    return subprocess.run([sys.executable, "-m", "sepc", "import", str(source), "--format", fmt,
+                           "-o", str(out_dir), *flags], capture_output=True, text=True,
+                          check=False)
+
+
+def test_keras_unknown_input_dimensions(tmp_path):
+    """An input of (None, None, 3) is exit 2 naming it, until --input-shape sets it; the
+    model rebuilt at that shape matches Keras."""
+    inputs = keras.Input((None, None, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    path = tmp_path / "any_size.keras"
+    model.save(path)
+    done = sepc_import_with(path, "keras", tmp_path / "out")
+    assert done.returncode == 2 and "'image'" in done.stderr and "--input-shape" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+    for flag in ("image=1,32,3", "photo=1,32,32,3", "image=1,32,32,4", "image=1,x,32,3"):
+        done = sepc_import_with(path, "keras", tmp_path / "out", "--input-shape", flag)
+        assert done.returncode == 2 and "--input-shape" in done.stderr, (flag, done.stderr)
+        assert "Traceback" not in done.stderr
+    done = sepc_import_with(path, "keras", tmp_path / "out", "--input-shape", "image=1,32,24,3")
+    assert done.returncode == 0, done.stderr
+    model_json = done.stdout.strip()
+    assert json.loads(Path(model_json).read_text())["inputs"]["image"]["shape"] == [1, 32, 24, 3]
+    x = np.random.default_rng(2).standard_normal((1, 32, 24, 3)).astype(np.float32)
+    want = np.asarray(model.predict(x, verbose=0))
+    assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
+
+
+def test_onnx_unknown_input_dimensions(tmp_path):
+    model, example, want = torch_reference()
+    path = tmp_path / "dynamic.onnx"
+    torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=17,
+                      input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "batch", 2: "height", 3: "width"}})
+    done = sepc_import_with(path, "onnx", tmp_path / "out")
+    assert done.returncode == 2 and "'x'" in done.stderr and "--input-shape" in done.stderr
+    assert "Traceback" not in done.stderr
+    shape = ",".join(map(str, example.shape))
+    done = sepc_import_with(path, "onnx", tmp_path / "out", "--input-shape", f"x={shape}")
+    assert done.returncode == 0, done.stderr
+    assert_matches(compile_and_run(done.stdout.strip(), nhwc(example), tmp_path / "build"), want)
+
+
 def test_onnx_export_of_the_torch_module(tmp_path):
     model, example, want = torch_reference()
     path = tmp_path / "mobilenet_v2_like.onnx"

@@ -11,19 +11,24 @@ from .builder import ModelBuilder, c_identifier
 FORMATS = ("keras", "onnx", "torch")
 
 
-def import_model(source: str, fmt: str, out_dir: str, name: str | None = None) -> str:
+def import_model(source: str, fmt: str, out_dir: str, name: str | None = None,
+                 input_shapes: dict[str, list[int]] | None = None) -> str:
     """Import `source` (a .keras or .onnx file, or for torch MODULE:CALLABLE returning
-    (model, example_input)) as `name` (default: the framework model's); returns the written
-    model.json's path."""
+    (model, example_input)) as `name` (default: the framework model's), with the inputs'
+    shapes `input_shapes` gives (Keras and ONNX; the model's own axis order); returns the
+    written model.json's path."""
+    if input_shapes and fmt == "torch":
+        raise UserError(f"{source}: --input-shape is for Keras and ONNX models; a PyTorch "
+                        "model's example input gives its shape")
     if name is not None and c_identifier(name) != name:
         raise UserError(f"--name {name!r}: a model's name is a C identifier (letters, "
                         f"digits, _; not starting with a digit), e.g. {c_identifier(name)!r}")
     if fmt == "keras":
         from .keras_importer import import_keras
-        builder = import_keras(source)
+        builder = import_keras(source, input_shapes)
     elif fmt == "onnx":
         from .onnx_importer import import_onnx
-        builder = import_onnx(source)
+        builder = import_onnx(source, input_shapes)
     else:
         from .torch_importer import import_torch, load_callable
         model, example = load_callable(source)

@@ -55,9 +55,57 @@ def shape_of(keras_tensor: Any) -> list[int]:
     return [1 if d is None else int(d) for d in keras_tensor.shape]
 
 
-def import_keras(path: str) -> ModelBuilder:
+def input_names(model: Any, config: dict[str, Any]) -> list[str]:
+    """The model's Input layers' names, in the order of model.inputs."""
+    import keras
+    if isinstance(model, keras.Sequential):
+        return [layer["config"]["name"] for layer in config["layers"][:1]
+                if layer.get("class_name") == "InputLayer"]
+    layers = config.get("input_layers") or []
+    if layers and not isinstance(layers[0], (list, tuple)):     # one input: [name, 0, 0]
+        layers = [layers]
+    return [layer[0] for layer in layers]
+
+
+def with_input_shapes(path: str, model: Any, config: dict[str, Any],
+                      given: dict[str, list[int]]) -> Any:
+    """The model with every input's shape known: as --input-shape gives it (the model
+    rebuilt on new Inputs, its weights copied), the batch 1 where it is unknown; an
+    unknown dimension past the batch with no --input-shape is an error naming the input."""
+    import keras
+    names = input_names(model, config)
+    for name in given:
+        if name not in names:
+            raise UserError(f"{path}: --input-shape {name}: the model has no input {name!r} "
+                            f"(its inputs: {', '.join(names)})")
+    shapes = []
+    for name, tensor in zip(names, model.inputs, strict=True):
+        shape = list(tensor.shape)
+        text = "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+        wanted = given.get(name)
+        if wanted is not None and (len(wanted) != len(shape) or any(
+                d is not None and d != w for d, w in zip(shape[1:], wanted[1:], strict=True))):
+            raise UserError(f"{path}: --input-shape {name}={','.join(map(str, wanted))}: the "
+                            f"model's input {name!r} is {text}")
+        if wanted is None and None in shape[1:]:
+            raise UserError(f"{path}: input {name!r} has unknown dimensions {text}: give them "
+                            f"with --input-shape {name}={','.join(str(d or 1) for d in shape)}")
+        shapes.append(wanted)
+    if not given:
+        return model
+    inputs = [keras.Input(batch_shape=tuple(shape or [1 if d is None else d for d in t.shape]),
+                          name=name) for name, shape, t in zip(names, shapes, model.inputs,
+                                                                strict=True)]
+    rebuilt = keras.models.clone_model(model, input_tensors=inputs[0] if len(inputs) == 1
+                                       else inputs)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+def import_keras(path: str, input_shapes: dict[str, list[int]] | None = None) -> ModelBuilder:
     import keras
     model = load(path)
+    model = with_input_shapes(path, model, model.get_config(), input_shapes or {})
     b = ModelBuilder(c_identifier(model.name), path)
     config = model.get_config()
     if isinstance(model, keras.Sequential):

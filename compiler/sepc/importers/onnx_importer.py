@@ -52,11 +52,41 @@ def initializers(graph: Any) -> dict[str, np.ndarray]:
             for t in graph.initializer}
 
 
-def import_onnx(path: str) -> ModelBuilder:
+def set_input_shapes(path: str, graph: Any, given: dict[str, list[int]]) -> None:
+    """Each graph input's shape as --input-shape gives it (the model's own NCHW order);
+    an input with an unknown dimension past the batch and none given is an error."""
+    inputs = {v.name: v for v in graph.input if v.name not in {t.name for t in graph.initializer}}
+    for name in given:
+        if name not in inputs:
+            raise UserError(f"{path}: --input-shape {name}: the model has no input {name!r} "
+                            f"(its inputs: {', '.join(inputs)})")
+    for name, value in inputs.items():
+        shape = [d.dim_value if d.HasField("dim_value") else None
+                 for d in value.type.tensor_type.shape.dim]
+        if name in given:
+            wanted = given[name]
+            if len(wanted) != len(shape) or any(d is not None and d != w for d, w
+                                                in zip(shape[1:], wanted[1:], strict=True)):
+                raise UserError(f"{path}: --input-shape {name}={','.join(map(str, wanted))}: "
+                                f"the model's input {name!r} is {shape_text(shape)}")
+            for dim, size in zip(value.type.tensor_type.shape.dim, wanted, strict=True):
+                dim.dim_value = size
+        elif None in shape[1:]:
+            raise UserError(f"{path}: input {name!r} has unknown dimensions "
+                            f"{shape_text(shape)}: give them with --input-shape "
+                            f"{name}={','.join(str(d or 1) for d in shape)} (its own order)")
+
+
+def shape_text(shape: list[int | None]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def import_onnx(path: str, input_shapes: dict[str, list[int]] | None = None) -> ModelBuilder:
     import onnx
     from onnx import helper, numpy_helper
 
     model = load(path)
+    set_input_shapes(path, model.graph, input_shapes or {})
     try:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:
