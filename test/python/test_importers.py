@@ -349,6 +349,28 @@ def test_unsupported_layers_are_reported_all_at_once(tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_keras_ops_and_layers_behind_them_are_reported_by_name(tmp_path):
+    """A Keras op on tensors (`x + 3`, not a layer) is named itself, and an unsupported
+    layer that consumes it is still reported, in one run; run without KERAS_BACKEND, as a
+    user's shell has it (Keras then picks its backend from what is installed)."""
+    inputs = keras.Input((8, 8, 4), batch_size=1)
+    x = keras.layers.Rescaling(1 / 255, name="scale_pixels")(inputs)
+    x = keras.layers.Conv2D(4, 1, name="ok_conv")(x)
+    gate = keras.layers.ReLU(6.0, name="ok_relu6")(x + 3.0)
+    x = keras.layers.Multiply(name="gate_mul")([x, gate])
+    path = tmp_path / "ops.keras"
+    keras.Model(inputs, x).save(path)
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-m", "sepc", "import", str(path), "--format", "keras",
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert "a Keras op" in done.stderr
+    for name in ("scale_pixels", "gate_mul"):
+        assert f"'{name}'" in done.stderr
+    assert "ok_relu6" not in done.stderr and "ok_conv" not in done.stderr
+
+
 def test_missing_file_is_exit_2(tmp_path):
     for fmt in ("keras", "onnx"):
         done = subprocess.run([sys.executable, "-m", "sepc", "import", str(tmp_path / "none"),

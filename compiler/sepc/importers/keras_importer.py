@@ -23,8 +23,10 @@ ACTIVATIONS = {"linear": "linear", "relu": "relu", "relu6": "relu6", "sigmoid": 
                "silu": "swish"}
 
 
-def load(path: str) -> Any:
-    # Keras 3 defaults to the TensorFlow backend; sepc's extra installs it on PyTorch.
+def keras_module(path: str) -> Any:
+    """Keras, on the PyTorch backend where TensorFlow is missing: Keras 3 defaults to
+    TensorFlow (sepc's extra installs it on PyTorch), and picks the backend when it is first
+    imported, so this runs before any other `import keras`."""
     if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") is None:
         os.environ["KERAS_BACKEND"] = "torch"
     try:
@@ -32,6 +34,11 @@ def load(path: str) -> Any:
     except ImportError:
         raise UserError(f"{path}: importing Keras models needs Keras: pip install -e '.[keras]' "
                         "(with KERAS_BACKEND=torch for the PyTorch backend)") from None
+    return keras
+
+
+def load(path: str) -> Any:
+    keras = keras_module(path)
     if not os.path.exists(path):
         raise UserError(f"{path}: file does not exist, expected a .keras file")
     try:
@@ -74,6 +81,8 @@ def with_input_shapes(path: str, model: Any, config: dict[str, Any],
     unknown dimension past the batch with no --input-shape is an error naming the input."""
     import keras
     names = input_names(model, config)
+    if not names:     # a Sequential model with no Input: sequential_graph says so
+        return model
     for name in given:
         if name not in names:
             raise UserError(f"{path}: --input-shape {name}: the model has no input {name!r} "
@@ -103,8 +112,8 @@ def with_input_shapes(path: str, model: Any, config: dict[str, Any],
 
 
 def import_keras(path: str, input_shapes: dict[str, list[int]] | None = None) -> ModelBuilder:
-    import keras
     model = load(path)
+    import keras
     model = with_input_shapes(path, model, model.get_config(), input_shapes or {})
     b = ModelBuilder(c_identifier(model.name), path)
     config = model.get_config()
@@ -126,10 +135,17 @@ Graph = list[tuple[Any, list[str]]]   # each layer, and the layers its inputs co
 
 
 def functional_graph(b: ModelBuilder, model: Any, config: dict[str, Any]) -> Graph:
-    """The layers' inputs as the config's inbound nodes say; a shared layer is a problem."""
+    """The layers' inputs as the config's inbound nodes say; a shared layer is a problem,
+    and so is a Keras op used on tensors (`x + 3`, `keras.ops.multiply`), which is not one
+    of `model.layers`: it is reported by its own name, not through the layer it feeds."""
+    import keras
     layer_configs = {lc["name"]: lc for lc in config.get("layers", [])}
     graph: Graph = []
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):
+        if not isinstance(layer, keras.layers.Layer):
+            b.problem(layer.name, f"{type(layer).__name__}, a Keras op",
+                      "operations on tensors are not supported; use layers")
+            continue
         nodes = layer_configs.get(layer.name, {}).get("inbound_nodes", [])
         if len(nodes) > 1:
             b.problem(layer.name, type(layer).__name__, "used more than once (shared layers)")
@@ -197,11 +213,11 @@ def convert(b: ModelBuilder, layer: Any, sources: list[str]) -> None:
     kind = type(layer).__name__
     if kind == "InputLayer":
         b.add_input(layer.name, shape_of(layer.output))
+    elif kind not in CONVERTERS:    # reported behind unimported inputs too: all in one run
+        b.problem(layer.name, kind, "this layer type is not supported")
     elif not sources or not all(b.known(s) for s in sources):
         if not b.problems:   # a missing input is a consequence of an earlier problem
             b.problem(layer.name, kind, "its input could not be imported")
-    elif kind not in CONVERTERS:
-        b.problem(layer.name, kind, "this layer type is not supported")
     else:
         CONVERTERS[kind](Layer(b, layer, sources))
 
