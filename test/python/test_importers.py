@@ -263,6 +263,20 @@ def test_onnx_unknown_input_dimensions(tmp_path):
     assert_matches(compile_and_run(done.stdout.strip(), nhwc(example), tmp_path / "build"), want)
 
 
+def test_torch_same_and_valid_padding(tmp_path):
+    """padding='same' with odd, even (the odd pad after) and dilated kernels; 'valid'."""
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 6, 4, padding="same"), nn.ReLU(),
+                          nn.Conv2d(6, 6, 3, padding="same", dilation=2, groups=6),
+                          nn.Conv2d(6, 4, (2, 3), padding="valid")).eval()
+    example = torch.randn(1, 3, 9, 10)
+    with torch.no_grad():
+        want = model(example).numpy()
+    model_json = import_torch(model, example, source="test").write(str(tmp_path / "imported"))
+    got = compile_and_run(model_json, nhwc(example), tmp_path / "build")
+    assert_matches(got, np.moveaxis(want, 1, -1))
+
+
 def test_onnx_export_of_the_torch_module(tmp_path):
     model, example, want = torch_reference()
     path = tmp_path / "mobilenet_v2_like.onnx"

@@ -206,11 +206,23 @@ def activation(n: Node) -> None:
 
 def conv(rank: int, n: Node) -> None:
     m = n.module
-    if isinstance(m.padding, str) or m.padding_mode != "zeros":
-        n.problem(f"padding {m.padding!r}/{m.padding_mode} (only numbers, zeros)")
+    if m.padding_mode != "zeros":
+        n.problem(f"padding_mode {m.padding_mode!r} (only 'zeros')")
         return
     n.cf.conv(n.label, n.x, _array(m.weight), _optional_array(m.bias), list(m.stride),
-              _pairs(m.padding, rank), list(m.dilation), m.groups, n.kind)
+              conv_pads(m.padding, list(m.kernel_size), list(m.dilation), rank),
+              list(m.dilation), m.groups, n.kind)
+
+
+def conv_pads(padding: Any, kernel: list[int], dilation: list[int], rank: int) -> list[list[int]]:
+    """[[before, after]] per spatial dim. 'same' (stride 1 only, torch checks) pads
+    dilation x (kernel - 1) in all, the odd one after, as torch does."""
+    if padding == "valid":
+        return [[0, 0]] * rank
+    if padding == "same":
+        return [[t // 2, t - t // 2] for t in (d * (k - 1) for d, k in zip(dilation, kernel,
+                                                                          strict=True))]
+    return _pairs(padding, rank)
 
 
 def batch_norm(n: Node) -> None:
