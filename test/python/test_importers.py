@@ -445,7 +445,8 @@ def test_layers_after_a_rejected_layer_are_checked_too(tmp_path):
     with pytest.raises(UserError, match="(?s)'gemm_transa'.*'leaky_after'"):
         import_onnx(str(path)).check()
 
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding="same"), torch.nn.GELU())
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"),
+                                torch.nn.GELU())
     with pytest.raises(UserError, match=r"(?s)'_0' \(Conv2d\).*'_1' \(GELU\)"):
         import_torch(model, torch.zeros(1, 3, 8, 8), source="test").check()
 
