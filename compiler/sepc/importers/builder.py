@@ -16,6 +16,31 @@ from ..errors import UserError
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
+def given_input_shapes(source: str, shapes: dict[str, list[int | None]],
+                       given: dict[str, list[int]]) -> dict[str, list[int]]:
+    """--input-shape checked against the model's inputs (`shapes`, None where unknown):
+    every name an input, every given shape the input's rank and known sizes past the
+    batch; an input with an unknown size past the batch and none given is an error."""
+    def text(shape: list[int | None]) -> str:
+        return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+    for name in given:
+        if name not in shapes:
+            raise UserError(f"{source}: --input-shape {name}: the model has no input {name!r} "
+                            f"(its inputs: {', '.join(shapes)})")
+    for name, shape in shapes.items():
+        wanted = given.get(name)
+        if wanted is not None and (len(wanted) != len(shape) or any(
+                d is not None and d != w for d, w in zip(shape[1:], wanted[1:], strict=True))):
+            raise UserError(f"{source}: --input-shape {name}={','.join(map(str, wanted))}: the "
+                            f"model's input {name!r} is {text(shape)}")
+        if wanted is None and None in shape[1:]:
+            raise UserError(f"{source}: input {name!r} has unknown dimensions {text(shape)}: "
+                            f"give them with --input-shape "
+                            f"{name}={','.join(str(d or 1) for d in shape)} (its own order)")
+    return given
+
+
 def c_identifier(text: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "model"
     return f"m_{name}" if name[0].isdigit() else name

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from .builder import ModelBuilder, c_identifier
+from .builder import ModelBuilder, c_identifier, given_input_shapes
 
 ACTIVATIONS = {"linear": "linear", "relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid",
                "tanh": "tanh", "softmax": "softmax", "hard_silu": "hard_swish",
@@ -76,35 +76,17 @@ def input_names(model: Any, config: dict[str, Any]) -> list[str]:
 
 def with_input_shapes(path: str, model: Any, config: dict[str, Any],
                       given: dict[str, list[int]]) -> Any:
-    """The model with every input's shape known: as --input-shape gives it (the model
-    rebuilt on new Inputs, its weights copied), the batch 1 where it is unknown; an
-    unknown dimension past the batch with no --input-shape is an error naming the input."""
+    """The model with the input shapes --input-shape gives (rebuilt on new Inputs, its
+    weights copied); the model itself when none are given."""
     import keras
     names = input_names(model, config)
     if not names:     # a Sequential model with no Input: sequential_graph says so
         return model
-    for name in given:
-        if name not in names:
-            raise UserError(f"{path}: --input-shape {name}: the model has no input {name!r} "
-                            f"(its inputs: {', '.join(names)})")
-    shapes = []
-    for name, tensor in zip(names, model.inputs, strict=True):
-        shape = list(tensor.shape)
-        text = "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-        wanted = given.get(name)
-        if wanted is not None and (len(wanted) != len(shape) or any(
-                d is not None and d != w for d, w in zip(shape[1:], wanted[1:], strict=True))):
-            raise UserError(f"{path}: --input-shape {name}={','.join(map(str, wanted))}: the "
-                            f"model's input {name!r} is {text}")
-        if wanted is None and None in shape[1:]:
-            raise UserError(f"{path}: input {name!r} has unknown dimensions {text}: give them "
-                            f"with --input-shape {name}={','.join(str(d or 1) for d in shape)}")
-        shapes.append(wanted)
-    if not given:
+    shapes = dict(zip(names, (list(t.shape) for t in model.inputs), strict=True))
+    if not given_input_shapes(path, shapes, given):
         return model
-    inputs = [keras.Input(batch_shape=tuple(shape or [1 if d is None else d for d in t.shape]),
-                          name=name) for name, shape, t in zip(names, shapes, model.inputs,
-                                                                strict=True)]
+    inputs = [keras.Input(batch_shape=tuple(given.get(name) or [d or 1 for d in shape]),
+                          name=name) for name, shape in shapes.items()]
     rebuilt = keras.models.clone_model(model, input_tensors=inputs[0] if len(inputs) == 1
                                        else inputs)
     rebuilt.set_weights(model.get_weights())
@@ -114,9 +96,11 @@ def with_input_shapes(path: str, model: Any, config: dict[str, Any],
 def import_keras(path: str, input_shapes: dict[str, list[int]] | None = None) -> ModelBuilder:
     model = load(path)
     import keras
-    model = with_input_shapes(path, model, model.get_config(), input_shapes or {})
-    b = ModelBuilder(c_identifier(model.name), path)
     config = model.get_config()
+    rebuilt = with_input_shapes(path, model, config, input_shapes or {})
+    if rebuilt is not model:
+        model, config = rebuilt, rebuilt.get_config()
+    b = ModelBuilder(c_identifier(model.name), path)
     if isinstance(model, keras.Sequential):
         graph = sequential_graph(b, model, config, path)
     else:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from .builder import ModelBuilder, c_identifier
+from .builder import ModelBuilder, c_identifier, given_input_shapes
 from .nchw import ChannelsFirst, nhwc
 
 # Operators that are one activation whatever their attributes (Clip and Softmax are one only
@@ -53,32 +53,15 @@ def initializers(graph: Any) -> dict[str, np.ndarray]:
 
 
 def set_input_shapes(path: str, graph: Any, given: dict[str, list[int]]) -> None:
-    """Each graph input's shape as --input-shape gives it (the model's own NCHW order);
-    an input with an unknown dimension past the batch and none given is an error."""
-    inputs = {v.name: v for v in graph.input if v.name not in {t.name for t in graph.initializer}}
-    for name in given:
-        if name not in inputs:
-            raise UserError(f"{path}: --input-shape {name}: the model has no input {name!r} "
-                            f"(its inputs: {', '.join(inputs)})")
-    for name, value in inputs.items():
-        shape = [d.dim_value if d.HasField("dim_value") else None
-                 for d in value.type.tensor_type.shape.dim]
-        if name in given:
-            wanted = given[name]
-            if len(wanted) != len(shape) or any(d is not None and d != w for d, w
-                                                in zip(shape[1:], wanted[1:], strict=True)):
-                raise UserError(f"{path}: --input-shape {name}={','.join(map(str, wanted))}: "
-                                f"the model's input {name!r} is {shape_text(shape)}")
-            for dim, size in zip(value.type.tensor_type.shape.dim, wanted, strict=True):
-                dim.dim_value = size
-        elif None in shape[1:]:
-            raise UserError(f"{path}: input {name!r} has unknown dimensions "
-                            f"{shape_text(shape)}: give them with --input-shape "
-                            f"{name}={','.join(str(d or 1) for d in shape)} (its own order)")
-
-
-def shape_text(shape: list[int | None]) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    """Each graph input's shape as --input-shape gives it (the model's own NCHW order)."""
+    constants = {t.name for t in graph.initializer}
+    inputs = {v.name: v for v in graph.input if v.name not in constants}
+    shapes = {name: [d.dim_value if d.HasField("dim_value") else None
+                     for d in value.type.tensor_type.shape.dim]
+              for name, value in inputs.items()}
+    for name, wanted in given_input_shapes(path, shapes, given).items():
+        for dim, size in zip(inputs[name].type.tensor_type.shape.dim, wanted, strict=True):
+            dim.dim_value = size
 
 
 def import_onnx(path: str, input_shapes: dict[str, list[int]] | None = None) -> ModelBuilder:
