@@ -2,7 +2,8 @@
 bindings load, parse, print and verify it without a C++ build.
 
 The IRDL module is generated from the op table (sepc/ops.py): each row's `sep` op, its
-operands (the data input, or a variadic `inputs`, then the row's parameter operands) and
+operands (the data input, or a variadic `inputs` of one type, or inputs of types of their
+own (Op.inputs_alike), then the row's parameter operands) and
 its attributes (the row's fields that the emitter turns into attributes). Shape rules that
 IRDL cannot express (kernel vs. input channels, output sizes) are checked by verify-sep.
 `python -m sepc.dialects` prints the IRDL.
@@ -15,11 +16,16 @@ from mlir.dialects import irdl
 
 def sep_irdl() -> str:
     from ..frontend.emit_sep import SEP_ATTRIBUTES
-    from ..ops import BY_SEP_OP
+    from ..ops import BY_SEP_OP, MAX_INPUTS
     lines = ["irdl.dialect @sep {"]
     for name, sep in BY_SEP_OP.items():
         row = sep.row
-        data = [("inputs", "variadic ")] if row.inputs_field == "inputs" else [("input", "")]
+        if row.inputs_field != "inputs":
+            data = [("input", "")]
+        elif row.inputs_alike:
+            data = [("inputs", "variadic ")]
+        else:   # one type each: the first two required, the rest optional
+            data = [(f"input{i}", "optional " if i >= 2 else "") for i in range(MAX_INPUTS)]
         operands = data + [(p, "") for p in row.sep_operands]
         attributes = [SEP_ATTRIBUTES[f][:2] for f in row.fields if f in SEP_ATTRIBUTES]
         lines.append(f"  // {row.doc}")

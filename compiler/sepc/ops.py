@@ -22,8 +22,9 @@ import numpy as np
 from mlir import ir
 
 from .frontend import flops, shapes
-from .frontend.fields import (Field, SameAs, boolean, explicit_padding, one_of, positive_float,
-                              positive_int, spatial_sizes, target_shape, window_padding)
+from .frontend.fields import (Field, SameAs, boolean, explicit_padding, numbers, one_of,
+                              positive_float, positive_int, spatial_sizes, target_shape,
+                              window_padding)
 from .frontend.weights import ParamSpec
 from .lowering import layers as lower
 from .lowering.activations import ACTIVATIONS
@@ -48,6 +49,9 @@ def scale_depthwise(kernel: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return kernel * scale.reshape(kernel.shape[-2:])
 
 
+MAX_INPUTS = 16      # inputs of an op whose inputs differ in shape (see Op.inputs_alike)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Op:
     doc: str                        # one line: what the op computes
@@ -57,7 +61,13 @@ class Op:
     sep_op: str
     params: ParamsFn = shapes.no_params
     sep_operands: tuple[str, ...] = ()   # parameter operands after the data input(s)
-    inputs_field: str = "input"     # "inputs" for add: a list of names, a variadic operand
+    inputs_field: str = "input"     # "inputs" (add, multiply, concatenate): a list of names,
+                                    # a variadic operand
+    # With "inputs": whether they all have one type (add). IRDL binds a variadic operand's
+    # values to one type, so inputs of different shapes (multiply's broadcast scales,
+    # concatenate) are MAX_INPUTS operand groups of their own instead, the first two
+    # required, the rest optional (an operandSegmentSizes attribute says which are given).
+    inputs_alike: bool = True
     fuses_activation: bool = False  # a following activation layer becomes its own
     folds_batch_norm: FoldFn | None = None
     verify: VerifyFn | None = None
@@ -164,6 +174,33 @@ OPS: dict[str, Op] = {
         sep_op="sep.add", inputs_field="inputs", fuses_activation=True,
         verify=verify_rules.same_shapes, lower=lower.lower_add,
         schedule_kinds=("elementwise", "softmax"), flops=flops.add),
+    # sepc's extensions of the spec (docs/model-json.md): the layers of squeeze-excite
+    # blocks, preprocessing and dense blocks.
+    "multiply": Op(
+        doc="The elementwise product of two or more tensors, (N, 1.., C) ones broadcast over "
+            "the spatial axes, then an activation.",
+        input_rank=None, fields={"activation": ACTIVATION}, infer=shapes.infer_multiply,
+        sep_op="sep.multiply", inputs_field="inputs", inputs_alike=False, fuses_activation=True,
+        verify=verify_rules.broadcast_shapes, lower=lower.lower_multiply,
+        schedule_kinds=("elementwise", "softmax"), flops=flops.multiply),
+    "rescaling": Op(
+        doc="x * scale + offset, each a number or one per channel, then an activation.",
+        input_rank=None, fields={"scale": Field(numbers), "offset": Field(numbers, 0.0),
+                                 "activation": ACTIVATION},
+        infer=shapes.infer_rescaling, sep_op="sep.rescaling", fuses_activation=True,
+        lower=lower.lower_rescaling, schedule_kinds=("elementwise", "softmax"),
+        flops=flops.batch_norm),
+    "concatenate": Op(
+        doc="Two or more tensors side by side along the last (channel) axis.",
+        input_rank=None, fields={}, infer=shapes.infer_concatenate, sep_op="sep.concatenate",
+        inputs_field="inputs", inputs_alike=False, verify=verify_rules.concatenated,
+        lower=lower.lower_concatenate,
+        schedule_kinds=("elementwise",)),
+    "cropping2d": Op(
+        doc="Cropping of the two spatial dimensions (Keras Cropping2D).",
+        input_rank=4, fields={"cropping": Field(explicit_padding)},
+        infer=shapes.infer_cropping, sep_op="sep.cropping2d", lower=lower.lower_cropping,
+        schedule_kinds=("elementwise",)),
     "zero_padding2d": Op(
         doc="Zero padding of the two spatial dimensions.",
         input_rank=4, fields={"padding": Field(explicit_padding)},

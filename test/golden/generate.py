@@ -46,8 +46,9 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)          # the earliest time a zip member can c
 # ============================================================================ model builders
 
 def layer(op, name, source, **attrs):
-    """One layer dict; `source` is a name, or a list of names for `add`."""
-    link = {"inputs": source} if op == "add" else {"input": source}
+    """One layer dict; `source` is a name, or a list of names for `add`, `multiply` and
+    `concatenate`."""
+    link = {"inputs": source} if isinstance(source, list) else {"input": source}
     return {"name": name, "op": op, **link, **attrs}
 
 
@@ -199,6 +200,34 @@ case("add_two_and_three_inputs", {"x": [1, 9, 9, 8], "z": [1, 9, 9, 8]}, [
     layer("conv2d", "b", "z", filters=8, kernel_size=1),
     layer("add", "sum3", ["x", "b", "sum2"], activation="relu6"),
 ], outputs=["sum3", "sum2"], input_scale=2.0)
+
+# ---------------------------------------------------------------------------- extensions
+# sepc's extension ops (docs/model-json.md).
+
+case("extension_squeeze_excite_rescaling", {"x": [1, 10, 9, 3]}, [
+    # Keras preprocessing: Rescaling, then Normalization as per-channel scale and offset.
+    layer("rescaling", "pixels", "x", scale=1 / 127.5, offset=-1),
+    layer("rescaling", "normalize", "pixels", scale=[1.5, 0.8, 1.2], offset=[0.1, -0.2, 0.3]),
+    layer("conv2d", "stem", "normalize", filters=24, kernel_size=3, strides=2, padding="same",
+          activation="hard_swish"),
+    # MobileNetV3's squeeze-excite: the scale broadcast over the spatial axes.
+    layer("global_average_pooling2d", "squeeze", "stem", keepdims=True),
+    layer("conv2d", "reduce", "squeeze", filters=8, kernel_size=1, activation="relu"),
+    layer("conv2d", "expand", "reduce", filters=24, kernel_size=1),
+    layer("rescaling", "gate", "expand", scale=1, offset=3, activation="relu6"),
+    layer("rescaling", "gate6", "gate", scale=1 / 6),
+    layer("multiply", "excited", ["stem", "gate6"]),
+    layer("multiply", "squared", ["excited", "excited"], activation="swish"),
+], outputs=["squared", "gate6"], input_scale=100.0, input_offset=127.0)
+
+case("extension_concatenate_cropping", {"x": [1, 9, 9, 16], "z": [1, 8, 8, 5]}, [
+    # DenseNet's growing concatenation, and NASNet's cropping of a padded branch.
+    layer("conv2d", "grow", "x", filters=8, kernel_size=3, padding="same", activation="relu"),
+    layer("concatenate", "features", ["x", "grow"]),
+    layer("cropping2d", "crop", "features", cropping=[[1, 0], [0, 1]]),
+    layer("concatenate", "joined", ["z", "crop", "z"]),
+    layer("conv2d", "mix", "joined", filters=16, kernel_size=1),
+], outputs=["mix", "crop"])
 
 # ---------------------------------------------------------------------------- padding, pooling
 

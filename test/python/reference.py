@@ -19,7 +19,7 @@ import numpy as np
 SPATIAL_RANK = {
     "conv2d": 2, "depthwise_conv2d": 2, "separable_conv2d": 2,
     "conv1d": 1, "depthwise_conv1d": 1, "separable_conv1d": 1,
-    "zero_padding2d": 2, "max_pooling2d": 2, "average_pooling2d": 2,
+    "zero_padding2d": 2, "cropping2d": 2, "max_pooling2d": 2, "average_pooling2d": 2,
     "global_average_pooling2d": 2, "global_average_pooling1d": 1,
 }
 
@@ -226,10 +226,62 @@ def _add(layer, values):
     return _activate(layer, sum(values))
 
 
+# sepc's extensions of the spec (docs/model-json.md), from their documented meaning.
+
+def _multiply(layer, values):
+    """Same shapes, or (N, 1.., C) values broadcast over the spatial axes of the others."""
+    full = max(values, key=lambda v: v.size).shape
+    for v in values:
+        spatially_one = (v.ndim == len(full) >= 3 and v.shape[0] == full[0]
+                         and v.shape[-1] == full[-1] and all(d == 1 for d in v.shape[1:-1]))
+        if v.shape != full and not spatially_one:
+            raise ValueError(f"multiply of shape {v.shape} with {full}")
+    out = values[0]
+    for v in values[1:]:
+        out = out * v
+    return _activate(layer, out)
+
+
+def _per_channel(value, channels):
+    """A number or one value per channel, broadcast along the last axis."""
+    array = np.asarray(value, dtype=np.float64).reshape(-1)
+    if array.size not in (1, channels):
+        raise ValueError(f"{array.size} values for {channels} channels")
+    return array if array.size == channels else array[0]
+
+
+def _rescaling(layer, x):
+    scale = _per_channel(layer["scale"], x.shape[-1])
+    offset = _per_channel(layer.get("offset", 0.0), x.shape[-1])
+    return _activate(layer, x * scale + offset)
+
+
+def _concatenate(values):
+    if len({v.shape[:-1] for v in values}) != 1:
+        raise ValueError(f"concatenate of shapes {[v.shape for v in values]}")
+    return np.concatenate(values, axis=-1)
+
+
+def _cropping2d(layer, x):
+    (top, bottom), (left, right) = layer["cropping"]
+    height, width = x.shape[1:3]
+    if top + bottom >= height or left + right >= width:
+        raise ValueError(f"cropping {layer['cropping']} of {x.shape}")
+    return x[:, top:height - bottom, left:width - right, :]
+
+
+# Ops of a list of `inputs`: (layer, values) -> output.
+_MULTI_INPUT = {
+    "add": _add,
+    "multiply": _multiply,
+    "concatenate": lambda layer, values: _concatenate(values),
+}
+
+
 def _run_layer(layer, env, param):
     op = layer["op"]
-    if op == "add":
-        return _add(layer, [env[name] for name in layer["inputs"]])
+    if op in _MULTI_INPUT:
+        return _MULTI_INPUT[op](layer, [env[name] for name in layer["inputs"]])
     x = env[layer["input"]]
     if op in ("conv2d", "conv1d"):
         return _conv(layer, x, param, SPATIAL_RANK[op])
@@ -239,21 +291,25 @@ def _run_layer(layer, env, param):
         return _separable_conv(layer, x, param, SPATIAL_RANK[op])
     if op == "batch_norm":
         return _batch_norm(layer, x, param)
-    if op == "activation":
-        return _activate(layer, x)
-    if op == "zero_padding2d":
-        return _zero_padding2d(layer, x)
-    if op == "max_pooling2d":
-        return _max_pooling2d(layer, x)
-    if op == "average_pooling2d":
-        return _average_pooling2d(layer, x)
     if op in ("global_average_pooling2d", "global_average_pooling1d"):
         return _global_average_pooling(layer, x, SPATIAL_RANK[op])
-    if op == "reshape":
-        return _reshape(layer, x)
     if op == "dense":
         return _dense(layer, x, param)
+    if op in _WITHOUT_PARAMETERS:
+        return _WITHOUT_PARAMETERS[op](layer, x)
     raise ValueError(f"layer {layer['name']!r}: unknown op {op!r}")
+
+
+# Ops of one input and no parameters: (layer, x) -> output.
+_WITHOUT_PARAMETERS = {
+    "activation": _activate,
+    "zero_padding2d": _zero_padding2d,
+    "cropping2d": _cropping2d,
+    "rescaling": _rescaling,
+    "max_pooling2d": _max_pooling2d,
+    "average_pooling2d": _average_pooling2d,
+    "reshape": _reshape,
+}
 
 
 def _interpret(model: dict, inputs: Mapping[str, np.ndarray], param: ParameterSource):

@@ -31,6 +31,7 @@ SPEC_OPS = {
 SPEC_ACTIVATIONS = {"linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "softmax"}
 # sepc's extensions of the spec (docs/model-json.md)
 EXTENSION_ACTIVATIONS = {"hard_sigmoid", "swish", "silu"}
+EXTENSION_OPS = {"multiply", "rescaling", "concatenate", "cropping2d"}
 CONVS = {"conv2d", "depthwise_conv2d", "separable_conv2d", "conv1d", "depthwise_conv1d",
          "separable_conv1d"}
 POOLS = {"max_pooling2d", "average_pooling2d"}
@@ -87,6 +88,15 @@ LAYER_FEATURES = {
                                          and not l.get("keepdims", False),
     "add of 2": lambda m, l, seen: l["op"] == "add" and len(l["inputs"]) == 2,
     "add of 3": lambda m, l, seen: l["op"] == "add" and len(l["inputs"]) == 3,
+    "multiply broadcast over the spatial axes": lambda m, l, seen: l["op"] == "multiply" and len(
+        {seen.shapes[name] for name in l["inputs"]}) > 1,
+    "multiply of one shape": lambda m, l, seen: l["op"] == "multiply" and len(
+        {seen.shapes[name] for name in l["inputs"]}) == 1,
+    "rescaling per channel": lambda m, l, seen: l["op"] == "rescaling"
+                                                and isinstance(l["scale"], list),
+    "rescaling by numbers": lambda m, l, seen: l["op"] == "rescaling"
+                                               and not isinstance(l["scale"], list),
+    "concatenate of 3": lambda m, l, seen: l["op"] == "concatenate" and len(l["inputs"]) == 3,
     "dense on rank 2": lambda m, l, seen: l["op"] == "dense" and len(seen.shapes[l["input"]]) == 2,
     "dense on rank 4": lambda m, l, seen: l["op"] == "dense" and len(seen.shapes[l["input"]]) == 4,
     "batch_norm folded": lambda m, l, seen: _folded_batch_norm(l, seen),
@@ -195,8 +205,10 @@ def test_cases_cover_every_op_and_option_of_the_spec():
         assert listed == SPEC_OPS, f"SPEC_OPS is out of date with {SPEC_MODEL_JSON}"
     models = _models()
     used = {layer["op"] for model in models.values() for layer in model["layers"]}
-    assert SPEC_OPS <= used, f"ops in no golden case: {sorted(SPEC_OPS - used)}"
-    assert used <= SPEC_OPS, f"ops not in the spec: {sorted(used - SPEC_OPS)}"
+    assert SPEC_OPS | EXTENSION_OPS <= used, \
+        f"ops in no golden case: {sorted(SPEC_OPS | EXTENSION_OPS - used)}"
+    assert used <= SPEC_OPS | EXTENSION_OPS, \
+        f"ops neither in the spec nor sepc's extensions: {sorted(used - SPEC_OPS - EXTENSION_OPS)}"
     seen = {name: _seen(REPO_CASES_ROOT / name, model) for name, model in models.items()}
     missing = [feature for feature, holds in LAYER_FEATURES.items()
                if not any(holds(m, l, seen[name])

@@ -706,3 +706,65 @@ def test_any_top_level_value_loads_or_fails_cleanly(tmp_path, field, value):
         load_model(path, random_weights_seed=0)
     except UserError as e:
         assert "\n" not in str(e) and str(e).startswith(path)
+
+
+# --- sepc's extension ops (docs/model-json.md): shapes and errors ---------------------------
+
+EXTENSION_LAYERS = [
+    ({"name": "pre", "op": "rescaling", "input": "x", "scale": [0.5, 1, 2, 4], "offset": -1},
+     (1, 6, 6, 4)),
+    ({"name": "pool", "op": "global_average_pooling2d", "input": "pre", "keepdims": True},
+     (1, 1, 1, 4)),
+    ({"name": "scaled", "op": "multiply", "inputs": ["pool", "pre"]}, (1, 6, 6, 4)),
+    ({"name": "cat", "op": "concatenate", "inputs": ["pre", "scaled", "x"]}, (1, 6, 6, 12)),
+    ({"name": "crop", "op": "cropping2d", "input": "cat", "cropping": [[1, 0], [2, 3]]},
+     (1, 5, 1, 12)),
+]
+
+
+def extension_doc():
+    return {"sepc": 1, "name": "extensions",
+            "inputs": {"x": {"shape": [1, 6, 6, 4], "dtype": "float32"}},
+            "layers": [copy.deepcopy(layer) for layer, _ in EXTENSION_LAYERS],
+            "outputs": ["crop"]}
+
+
+def test_extension_ops_infer_their_output_shapes(tmp_path):
+    graph = load_model(write_model(tmp_path, extension_doc()))
+    assert [layer.out_shape for layer in graph.layers] == [s for _, s in EXTENSION_LAYERS]
+    assert graph.layers[0].attrs["scale"] == (0.5, 1.0, 2.0, 4.0)
+    assert graph.layers[0].attrs["offset"] == (-1.0,)
+
+
+EXTENSION_ERRORS = [
+    ("pre", "scale", dict(scale=[1, 2]), "2 values for an input of shape (1, 6, 6, 4)"),
+    ("pre", "scale", dict(scale=DELETE), "missing"),
+    ("pre", "scale", dict(scale="1/255"), "finite number"),
+    ("pre", "offset", dict(offset=[]), "finite number"),
+    ("pre", "offset", dict(offset=[0, 1, 2, True]), "finite number"),
+    ("scaled", "inputs", dict(inputs=["pre", "crop"]), "later layer"),
+    ("scaled", "inputs", dict(inputs=["pre"]), "two or more"),
+    ("cat", "inputs", dict(inputs=["pre", "pool"]), '"pool" of shape (1, 1, 1, 4)'),
+    ("cat", "inputs", dict(inputs=["pre"] * 17), "at most 16"),
+    ("cat", "axis", dict(axis=-1), "unknown field"),
+    ("crop", "cropping", dict(cropping=[[3, 3], [0, 0]]), "3 + 3 cropped along H"),
+    ("crop", "cropping", dict(cropping=[[0, 0]]), "2 [before, after] pairs"),
+    ("crop", "cropping", dict(cropping=DELETE), "missing"),
+]
+
+
+@pytest.mark.parametrize("name, field, fields, fragment", EXTENSION_ERRORS,
+                         ids=[f"{n}.{f}-{i}" for i, (n, f, _, _) in enumerate(EXTENSION_ERRORS)])
+def test_extension_op_errors_name_file_layer_and_field(tmp_path, name, field, fields, fragment):
+    doc = extension_doc()
+    layer = next(layer for layer in doc["layers"] if layer["name"] == name)
+    for key, value in fields.items():
+        if value is DELETE:
+            del layer[key]
+        else:
+            layer[key] = value
+    path = write_model(tmp_path, doc)
+    index = [layer["name"] for layer in doc["layers"]].index(name)
+    message = error_of(path)
+    assert message.startswith(f"{path}: layer '{name}' (#{index}): field '{field}': "), message
+    assert fragment in message and ", expected " in message

@@ -26,8 +26,9 @@ ACTIVATIONS = ["linear", "relu", "relu6", "hard_swish", "sigmoid", "tanh", "soft
 
 
 def layer(op, name, source, **attrs):
-    """One layer dict; `source` is a name, or a list of names for `add`."""
-    link = {"inputs": source} if op == "add" else {"input": source}
+    """One layer dict; `source` is a name, or a list of names for `add`, `multiply` and
+    `concatenate`."""
+    link = {"inputs": source} if isinstance(source, list) else {"input": source}
     return {"name": name, "op": op, **link, **attrs}
 
 
@@ -340,6 +341,94 @@ def test_add_of_three_values(activation, check):
 def test_add_of_two_model_inputs(check):
     model = make_model("add_inputs", {"x": [2, 6, 6, 24], "z": [2, 6, 6, 24]},
                        [layer("add", "y", ["x", "z"], activation="relu6")])
+    check(model)
+
+
+# ============================================================================ extensions
+# sepc's extensions of the spec (docs/model-json.md): multiply, rescaling, concatenate and
+# cropping2d, the layers of squeeze-excite blocks, preprocessing, DenseNet and NASNet.
+
+@pytest.mark.parametrize("shape, gate_shape, activation", [
+    ([1, 9, 7, 24], [1, 1, 1, 24], "linear"),       # a squeeze-excite scale
+    ([2, 5, 6, 20], [2, 1, 1, 20], "relu"),         # batch 2: one scale per image
+    ([1, 13, 12], [1, 1, 12], "linear"),            # 1-D
+    ([1, 6, 6, 8], [1, 6, 6, 8], "hard_swish"),     # same shapes
+    ([3, 17], [3, 17], "softmax"),
+], ids=["se_2d", "se_batch2", "se_1d", "same_shape", "rank2_softmax"])
+def test_multiply(shape, gate_shape, activation, check):
+    model = make_model(c_name(f"mul_{len(shape)}_{gate_shape[1]}_{activation}"),
+                       {"x": shape, "g": gate_shape},
+                       [layer("multiply", "y", ["x", "g"], activation=activation)])
+    check(model)
+
+
+def test_squeeze_excite_block(check):
+    """MobileNetV3's: pool (keepdims) -> 1x1 relu -> 1x1 hard_sigmoid -> multiply, the
+    gate first in the inputs; three inputs to one multiply too."""
+    model = make_model("squeeze_excite", {"x": [1, 10, 10, 32]}, [
+        layer("depthwise_conv2d", "dw", "x", kernel_size=3, padding="same",
+              activation="hard_swish"),
+        layer("global_average_pooling2d", "pool", "dw", keepdims=True),
+        layer("conv2d", "squeeze", "pool", filters=8, kernel_size=1, activation="relu"),
+        layer("conv2d", "excite", "squeeze", filters=32, kernel_size=1,
+              activation="hard_sigmoid"),
+        layer("multiply", "scaled", ["excite", "dw"]),
+        layer("multiply", "twice", ["scaled", "excite", "dw"], activation="relu6"),
+        layer("conv2d", "project", "twice", filters=16, kernel_size=1),
+    ], outputs=["project", "scaled"])
+    check(model)
+
+
+@pytest.mark.parametrize("shape, attrs", [
+    ([1, 8, 9, 3], dict(scale=1 / 255)),
+    ([1, 8, 9, 3], dict(scale=1 / 127.5, offset=-1)),
+    ([1, 8, 9, 3], dict(scale=[2.0, 0.5, -1.0], offset=[0.1, 0.2, 0.3])),
+    ([2, 7, 24], dict(scale=[float(i) / 8 for i in range(24)], offset=3, activation="relu6")),
+    ([1, 5, 40], dict(scale=1, offset=[float(i) for i in range(40)])),
+], ids=["pixels", "signed_pixels", "per_channel", "per_channel_rank3_relu6", "offset_only"])
+def test_rescaling(shape, attrs, check):
+    model = make_model(c_name(f"rescale_{len(shape)}_{shape[-1]}_{len(attrs)}"), {"x": shape},
+                       [layer("rescaling", "y", "x", **attrs)])
+    check(model)
+
+
+@pytest.mark.parametrize("shapes", [
+    [[1, 6, 7, 8], [1, 6, 7, 16]],
+    [[2, 5, 5, 3], [2, 5, 5, 13], [2, 5, 5, 24]],
+    [[1, 11, 5], [1, 11, 7]],
+], ids=["two", "three_batch2", "rank3"])
+def test_concatenate(shapes, check):
+    names = [f"x{i}" for i in range(len(shapes))]
+    inputs = dict(zip(names, shapes, strict=True))
+    model = make_model(c_name(f"cat_{len(shapes)}_{len(shapes[0])}"), inputs,
+                       [layer("concatenate", "y", names)])
+    check(model)
+
+
+def test_dense_block(check):
+    """DenseNet's: each conv's output joins the features before it; the concatenation
+    is read by a batch norm, a conv and the next concatenation."""
+    model = make_model("dense_block", {"x": [1, 8, 8, 16]}, [
+        layer("batch_norm", "bn1", "x", activation="relu"),
+        layer("conv2d", "c1", "bn1", filters=8, kernel_size=3, padding="same"),
+        layer("concatenate", "cat1", ["x", "c1"]),
+        layer("batch_norm", "bn2", "cat1", activation="relu"),
+        layer("conv2d", "c2", "bn2", filters=8, kernel_size=1),
+        layer("concatenate", "cat2", ["cat1", "c2"]),
+        layer("average_pooling2d", "pool", "cat2", pool_size=2),
+    ], outputs=["pool", "cat2"])
+    check(model)
+
+
+@pytest.mark.parametrize("shape, cropping", [
+    ([1, 9, 9, 8], [[0, 1], [0, 1]]),                # NASNet's
+    ([2, 10, 7, 5], [[2, 1], [0, 3]]),
+], ids=["nasnet", "asymmetric_batch2"])
+def test_cropping2d(shape, cropping, check):
+    model = make_model(c_name(f"crop_{shape[0]}_{shape[1]}"), {"x": shape}, [
+        layer("cropping2d", "crop", "x", cropping=cropping),
+        layer("depthwise_conv2d", "dw", "crop", kernel_size=3, padding="same"),
+    ], outputs=["dw", "crop"])
     check(model)
 
 

@@ -15,7 +15,7 @@ from mlir import ir
 from mlir.dialects import func
 
 from ..artifacts import entry_symbol
-from ..ops import OPS
+from ..ops import MAX_INPUTS, OPS
 from ..passes.ir_util import tensor_constant
 from .graph import Graph, Layer
 
@@ -39,6 +39,10 @@ SEP_ATTRIBUTES: dict[str, tuple[str, str, Callable[[Any], ir.Attribute]]] = {
     "activation": ("activation", "#builtin.string", ir.StringAttr.get),
     "epsilon": ("epsilon", "#builtin.float", lambda v: ir.FloatAttr.get_f64(float(v))),
     "keepdims": ("keepdims", "#builtin.integer", lambda v: ir.BoolAttr.get(bool(v))),
+    "scale": ("scale", "#builtin.dense_array", lambda v: ir.DenseF64ArrayAttr.get(list(v))),
+    "offset": ("offset", "#builtin.dense_array", lambda v: ir.DenseF64ArrayAttr.get(list(v))),
+    "cropping": ("cropping", "#builtin.dense_array",
+                 lambda pairs: i64_array([p for pair in pairs for p in pair])),
 }
 
 
@@ -58,8 +62,13 @@ def emit_layer(layer: Layer, values: dict[str, ir.Value]) -> ir.Value:
     operands = [values[name] for name in layer.inputs]
     operands += [tensor_constant(parameter(layer, key, layer.out_shape[-1]))
                  for key in row.sep_operands]
+    attributes = layer_attributes(layer)
+    if not row.inputs_alike:    # operand groups of their own, the unused ones empty
+        unused = MAX_INPUTS - len(layer.inputs)
+        attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get(
+            [1] * len(layer.inputs) + [0] * unused + [1] * len(row.sep_operands))
     op = ir.Operation.create(row.sep_op, results=[tensor_type(layer.out_shape)], operands=operands,
-                             attributes=layer_attributes(layer),
+                             attributes=attributes,
                              loc=ir.Location.name(layer.name))
     return op.result
 

@@ -7,6 +7,7 @@ fields as `Field(parser, default)`.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable, NoReturn
@@ -123,6 +124,17 @@ def target_shape(value: Any, site: Site, rank: int | None = None) -> tuple[int, 
             and all(is_int(d) and (d >= 1 or d == -1) for d in value)):
         site.fail(show(value), "a non-empty list of positive integers (one may be -1)")
     return tuple(value)
+
+
+def numbers(value: Any, site: Site, rank: int | None = None) -> tuple[float, ...]:
+    """A finite number, or a non-empty list of them (one per channel): the values of
+    `rescaling`'s scale and offset, normalised to a tuple (of one for a number)."""
+    items = value if isinstance(value, list) else [value]
+    if not (items and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                          and math.isfinite(v) for v in items)):
+        site.fail(show(value), "a finite number or a non-empty list of finite numbers "
+                               "(one per channel)")
+    return tuple(float(v) for v in items)
 
 
 def one_of(names: tuple[str, ...] | list[str]) -> Parser:

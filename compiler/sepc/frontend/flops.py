@@ -54,6 +54,10 @@ def add(attrs: dict[str, Any], inputs: Sequence[Shape], out: Shape) -> int:
     return (len(inputs) - 1) * math.prod(out)
 
 
+def multiply(attrs: dict[str, Any], inputs: Sequence[Shape], out: Shape) -> int:
+    return (len(inputs) - 1) * math.prod(out)
+
+
 def average_pool(attrs: dict[str, Any], inputs: Sequence[Shape], out: Shape) -> int:
     return math.prod(out) * math.prod(attrs["pool_size"])
 

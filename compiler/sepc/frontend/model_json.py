@@ -21,7 +21,7 @@ from sepc.frontend.graph import Graph, Layer, TensorSpec
 from sepc.frontend.shapes import Operand, same_padding  # noqa: F401  (same_padding: tests)
 from sepc.frontend.weights import (ParamSpec, attach_npz_params, attach_random_params,
                                    format_shape)
-from sepc.ops import OPS, Op
+from sepc.ops import MAX_INPUTS, OPS, Op
 
 FORMAT_VERSION = 1
 TOP_LEVEL_FIELDS = ("sepc", "name", "inputs", "weights", "layers", "outputs")
@@ -239,6 +239,8 @@ def _parse_operands(raw: dict, spec: Op, site: Site, values: dict[str, tuple[int
         names = raw.get("inputs", MISSING)
         if not (isinstance(names, list) and len(names) >= 2):
             site.fail(show(names), "a list of two or more input or layer names")
+        if not spec.inputs_alike and len(names) > MAX_INPUTS:
+            site.fail(f"{len(names)} names", f"at most {MAX_INPUTS} input or layer names")
     else:
         names = [raw.get("input", MISSING)]
     operands = [(name, _resolve(name, site, values, layer_names, own_name)) for name in names]

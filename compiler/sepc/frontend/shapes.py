@@ -97,6 +97,58 @@ def infer_add(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, .
     return first_shape
 
 
+def spatially_one(shape: tuple[int, ...], full: tuple[int, ...]) -> bool:
+    """`shape` is `full` with every spatial dimension 1: a per-(batch, channel) value that
+    broadcasts over the spatial axes (a squeeze-excite scale, (N, 1, 1, C))."""
+    return (len(shape) == len(full) and len(shape) >= 3 and shape[0] == full[0]
+            and shape[-1] == full[-1] and all(d == 1 for d in shape[1:-1]))
+
+
+def infer_multiply(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, ...]:
+    """The largest operand's shape; every other is that shape, or it with the spatial
+    dimensions 1 (broadcast over them)."""
+    full_name, full = max(operands, key=lambda operand: math.prod(operand[1]))
+    for name, shape in operands:
+        if shape != full and not spatially_one(shape, full):
+            site.at("inputs").fail(
+                f'"{name}" of shape {format_shape(shape)}',
+                f'the shape of "{full_name}", {format_shape(full)}, or that shape with every '
+                "spatial dimension 1")
+    return full
+
+
+def infer_rescaling(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, ...]:
+    (_, shape), = operands
+    for name in ("scale", "offset"):
+        if len(attrs[name]) not in (1, shape[-1]):
+            site.at(name).fail(f"{len(attrs[name])} values for an input of shape "
+                               f"{format_shape(shape)}",
+                               f"a number or a list of {shape[-1]} (one per channel)")
+    return shape
+
+
+def infer_concatenate(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, ...]:
+    first_name, first = operands[0]
+    for name, shape in operands[1:]:
+        if shape[:-1] != first[:-1]:
+            site.at("inputs").fail(
+                f'"{name}" of shape {format_shape(shape)}',
+                f'the shape of "{first_name}", {format_shape(first)}, but for the channels')
+    return (*first[:-1], sum(shape[-1] for _, shape in operands))
+
+
+def infer_cropping(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, ...]:
+    (_, shape), = operands
+    out = []
+    for axis, size, (before, after) in zip(SPATIAL_AXES[2], shape[1:-1], attrs["cropping"],
+                                           strict=True):
+        if before + after >= size:
+            site.at("cropping").fail(f"{before} + {after} cropped along {axis} of an input of "
+                                     f"size {size}", "less than the input's size")
+        out.append(size - before - after)
+    return (shape[0], *out, shape[-1])
+
+
 def infer_reshape(attrs: Attrs, operands: list[Operand], site: Site) -> tuple[int, ...]:
     (_, shape), = operands
     count, wanted = math.prod(shape[1:]), attrs["target_shape"]

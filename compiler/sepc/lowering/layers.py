@@ -4,7 +4,7 @@ the op becomes a chain of Linalg ops on tensors, built and tagged with a LayerBu
 from __future__ import annotations
 
 import math as pymath
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from mlir import ir
@@ -36,7 +36,11 @@ def pad(value: ir.Value, pairs: Sequence[tuple[int, int]], fill: float = 0.0) ->
 
 
 def padding_pairs(op: ir.OpView) -> list[tuple[int, int]]:
-    flat = int_array(op, "padding")
+    return pairs_of(op, "padding")
+
+
+def pairs_of(op: ir.OpView, name: str) -> list[tuple[int, int]]:
+    flat = int_array(op, name)
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
@@ -257,8 +261,12 @@ def lower_activation(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     return b.tag(out, "main", "elementwise")
 
 
-def lower_add(op: ir.OpView, b: LayerBuilder) -> ir.Value:
-    inputs = list(op.operands)
+def combine(op: ir.OpView, b: LayerBuilder, operation: Callable[[ir.Value, ir.Value], ir.Value],
+            maps: list[ir.AffineMap] | None = None, inputs: list[ir.Value] | None = None
+            ) -> ir.Value:
+    """The elementwise fold of the op's inputs by `operation` (add, multiply), activated in
+    the same generic (softmax after it)."""
+    inputs = list(op.operands) if inputs is None else inputs
     shape = shape_of(op.result)
     activation = string_attr(op, "activation")
     body = ACTIVATIONS[activation].body or (lambda v: v)  # softmax: applied after
@@ -266,14 +274,111 @@ def lower_add(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     def total(*values: ir.Value) -> ir.Value:
         acc = values[0]
         for v in values[1:]:
-            acc = arith.addf(acc, v)
+            acc = operation(acc, v)
         return body(acc)
 
-    out = elementwise(inputs, b.final_init(shape), total)
+    out = elementwise(inputs, b.final_init(shape), total, maps)
     if activation == "softmax":
         b.tag(out, "main")
         return b.activate(out, activation, "elementwise")
     return b.tag(out, "main", "elementwise")
+
+
+def lower_add(op: ir.OpView, b: LayerBuilder) -> ir.Value:
+    return combine(op, b, arith.addf)
+
+
+def lower_multiply(op: ir.OpView, b: LayerBuilder) -> ir.Value:
+    """An operand of shape (N, 1.., C) is read as (N, C) at every spatial position."""
+    shape = shape_of(op.result)
+    rank = len(shape)
+    full = ir.AffineMap.get_identity(rank)
+    per_channel = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(0),
+                                             ir.AffineDimExpr.get(rank - 1)])
+    inputs, maps = [], []
+    for value in op.operands:
+        if shape_of(value) == shape:
+            inputs.append(value)
+            maps.append(full)
+        else:
+            inputs.append(collapse_to_batch_channels(value))
+            maps.append(per_channel)
+    return combine(op, b, arith.mulf, maps, inputs)
+
+
+def collapse_to_batch_channels(value: ir.Value) -> ir.Value:
+    """(N, 1.., C) as (N, C)."""
+    shape = shape_of(value)
+    groups = [[0], list(range(1, len(shape)))]
+    return tensor.collapse_shape(ir.RankedTensorType.get([shape[0], shape[-1]], f32()), value,
+                                 groups)
+
+
+def float_array(op: ir.OpView, name: str) -> list[float]:
+    return list(ir.DenseF64ArrayAttr(op.attributes[name]))
+
+
+def lower_rescaling(op: ir.OpView, b: LayerBuilder) -> ir.Value:
+    """x * scale + offset: a number is a constant of the body, one per channel a tensor
+    read along the last axis."""
+    shape = shape_of(op.result)
+    rank = len(shape)
+    channel_map = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(rank - 1)])
+    inputs, maps = [op.operands[0]], [ir.AffineMap.get_identity(rank)]
+    terms: list[float | None] = []    # None: read from the next input
+    for name in ("scale", "offset"):
+        values = float_array(op, name)
+        if len(values) == 1:
+            terms.append(values[0])
+        else:
+            inputs.append(tensor_constant(np.asarray(values, np.float32)))
+            maps.append(channel_map)
+            terms.append(None)
+
+    def body(v: ir.Value, *per_channel: ir.Value) -> ir.Value:
+        read = iter(per_channel)
+        scale, offset = (next(read) if t is None else t for t in terms)
+        if not (isinstance(scale, float) and scale == 1.0):
+            v = arith.mulf(v, f32_const(scale) if isinstance(scale, float) else scale)
+        if not (isinstance(offset, float) and offset == 0.0):
+            v = arith.addf(v, f32_const(offset) if isinstance(offset, float) else offset)
+        return v
+
+    out = elementwise(inputs, b.final_init(shape), body, maps)
+    return finish_elementwise(out, string_attr(op, "activation"), b)
+
+
+def copy_into(value: ir.Value, dest: ir.Value, b: LayerBuilder) -> ir.Value:
+    """value copied into dest (of its shape) by an elementwise generic, the root of a chain."""
+    return b.tag(linalg.copy(value, outs=[dest]), "main", "elementwise")
+
+
+def lower_concatenate(op: ir.OpView, b: LayerBuilder) -> ir.Value:
+    """Each input copied into its channels of the output, a chain of its own (the first
+    under the layer's name, the others `LAYER/INDEX`)."""
+    out_shape = shape_of(op.result)
+    rank = len(out_shape)
+    dest = b.final_init(out_shape)
+    start = 0
+    for index, value in enumerate(op.operands):
+        shape = shape_of(value)
+        offsets = [0] * (rank - 1) + [start]
+        part = tensor.extract_slice(ir.RankedTensorType.get(shape, f32()), dest, [], [], [],
+                                    offsets, shape, [1] * rank)
+        copied = copy_into(value, part, b if index == 0 else b.named(f"{b.layer}/{index}"))
+        dest = tensor.insert_slice(copied, dest, [], [], [], offsets, shape, [1] * rank)
+        start += shape[-1]
+    return dest
+
+
+def lower_cropping(op: ir.OpView, b: LayerBuilder) -> ir.Value:
+    """The kept window of the input, copied out (so no later kernel reads a strided view)."""
+    x = op.operands[0]
+    out_shape = shape_of(op.result)
+    (top, _), (left, _) = pairs_of(op, "cropping")
+    window = tensor.extract_slice(ir.RankedTensorType.get(out_shape, f32()), x, [], [], [],
+                                  [0, top, left, 0], out_shape, [1, 1, 1, 1])
+    return copy_into(window, b.final_init(out_shape), b)
 
 
 def lower_zero_padding(op: ir.OpView, b: LayerBuilder) -> ir.Value:

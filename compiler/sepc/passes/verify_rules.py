@@ -44,3 +44,21 @@ def separable(op: ir.OpView) -> str | None:
 def same_shapes(op: ir.OpView) -> str | None:
     found = {tuple(shape_of(v)) for v in op.operands} | {tuple(shape_of(op.result))}
     return None if len(found) == 1 else f"operands and result differ in shape: {sorted(found)}"
+
+
+def broadcast_shapes(op: ir.OpView) -> str | None:
+    """multiply: every operand the result's shape, or it with the spatial dimensions 1."""
+    out = shape_of(op.result)
+    for value in op.operands:
+        shape = shape_of(value)
+        if shape != out and not (len(shape) == len(out) >= 3 and shape[0] == out[0]
+                                 and shape[-1] == out[-1] and all(d == 1 for d in shape[1:-1])):
+            return f"operand of shape {shape} does not broadcast to the result's {out}"
+    return None
+
+
+def concatenated(op: ir.OpView) -> str | None:
+    shapes, out = [shape_of(v) for v in op.operands], shape_of(op.result)
+    if any(s[:-1] != out[:-1] for s in shapes) or sum(s[-1] for s in shapes) != out[-1]:
+        return f"operands {shapes} do not concatenate along the last axis to {out}"
+    return None
