@@ -66,25 +66,38 @@ def torch_mobilenet_v2(classes: int = 10, size: int = 64):
 
 
 def keras_every_layer():
-    """A Keras model with every layer class the importer converts and an Activation of every
-    activation it knows: an image branch and a sequence branch that meet in an Add."""
+    """A Keras model with every layer class the importer converts, an Activation of every
+    activation it knows and every Keras op on tensors it converts: an image branch and a
+    sequence branch that meet in an Add."""
     import keras
     from sepc.importers.keras_importer import ACTIVATIONS
     L = keras.layers
     image = keras.Input((16, 16, 3), batch_size=1, name="image")
-    x = L.ZeroPadding2D(((1, 0), (0, 1)))(image)
+    x = L.Rescaling(1 / 127.5, offset=-1)(image)
+    x = L.Normalization(mean=[0.1, -0.2, 0.3], variance=[0.5, 2.0, 1.5])(x)
+    x = L.Rescaling([1.0, 0.5, 2.0])(L.GaussianNoise(0.1)(L.Identity()(x)))
+    x = L.ZeroPadding2D(((1, 0), (0, 1)))(x)
     x = L.Conv2D(8, 3, strides=2, activation="relu")(x)
     skip = L.ReLU()(L.BatchNormalization()(x))
     x = L.ReLU(max_value=6.0)(L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(skip))
     x = L.SeparableConv2D(8, 3, padding="same")(x)
     for activation in ACTIVATIONS:
         x = L.Activation(activation)(x)
+    # Squeeze-excite as MobileNetV3 writes it: relu6(z + 3) * (1/6), a Keras op on tensors.
+    gate = L.Conv2D(8, 1)(L.GlobalAveragePooling2D(keepdims=True)(x))
+    gate = L.ReLU(6.0)(gate + 3.0) * (1 / 6)
+    x = L.Multiply()([x, gate]) * gate
+    x = ((x - 1.0) / 4.0 + keras.ops.divide(2.0 - x, 0.5)) * 3.0
+    x = L.Conv2D(8, 1)(L.Concatenate()([x, skip, x]))
+    x = L.ZeroPadding2D(((1, 0), (0, 1)))(L.Cropping2D(((1, 0), (0, 1)))(x))
     x = L.Softmax()(L.Add()([x, skip]))
+    x = L.SpatialDropout2D(0.3)(L.GaussianDropout(0.2)(L.AlphaDropout(0.1)(x)))
     x = L.Dropout(0.5)(L.AveragePooling2D(2)(L.MaxPooling2D(2)(x)))
     wide = L.Dense(5)(L.Flatten()(x))
     pooled = L.Dense(5, activation="sigmoid")(L.GlobalAveragePooling2D()(x))
     sequence = keras.Input((20, 4), batch_size=1, name="sequence")
     s = L.DepthwiseConv1D(3, depth_multiplier=2)(L.Conv1D(6, 3, dilation_rate=2)(sequence))
+    s = L.SpatialDropout1D(0.2)(s)
     s = L.SeparableConv1D(6, 3, activation="tanh", use_bias=False)(s)
     s = L.Dense(5)(L.GlobalAveragePooling1D()(s))
     y = L.Reshape((5, 1))(L.Add()([wide, pooled, s]))

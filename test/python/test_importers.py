@@ -60,6 +60,64 @@ def test_keras_application(application, size, head, tmp_path):
     assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
 
 
+# Applications with squeeze-excite (Multiply, and MobileNetV3's hard-sigmoid written as Keras
+# ops), preprocessing (Rescaling, Normalization) and DenseNet's Concatenate; logits, inputs
+# in pixel range. 1e-4 scaled as everywhere.
+NEW_LAYER_CASES = [
+    ("MobileNetV3Small", 96, {}),
+    ("MobileNetV3Large", 64, {}), ("MobileNetV3Large", 64, {"minimalistic": True}),
+    ("EfficientNetB0", 64, {}), ("DenseNet121", 64, {}),
+]
+
+
+@pytest.mark.parametrize("application,size,options", NEW_LAYER_CASES,
+                         ids=[f"{a}-{s}{'-min' if o else ''}" for a, s, o in NEW_LAYER_CASES])
+def test_keras_application_with_squeeze_excite_preprocessing_concatenate(
+        application, size, options, tmp_path):
+    model = getattr(keras.applications, application)(
+        weights=None, input_shape=(size, size, 3), classifier_activation=None, **options)
+    importer_models.randomize_batch_norms(model)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    model_json = import_model(str(path), "keras", str(tmp_path / "imported"))
+    ops = {layer["op"] for layer in json.loads(Path(model_json).read_text())["layers"]}
+    assert ops & {"multiply", "concatenate", "rescaling"}
+    x = (100 + 50 * np.random.default_rng(1).standard_normal((1, size, size, 3))).astype(np.float32)
+    want = np.asarray(model.predict(x, verbose=0))
+    assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
+
+
+def test_keras_hard_sigmoid_written_as_ops_imports_as_one_activation(tmp_path):
+    """relu6(z + 3) * (1/6) is z's hard_sigmoid (the add and relu6 are not written); where
+    relu6(z + 3) is read elsewhere too, it stays and the result is the same. z times its
+    hard_sigmoid is z's hard_swish."""
+    L = keras.layers
+    inputs = keras.Input((6, 6, 8), batch_size=1)
+    z = L.Conv2D(8, 1, name="z")(inputs)
+    other = L.Conv2D(8, 1, name="other")(inputs)
+    gate = L.ReLU(6.0)(z + 3.0) * (1 / 6)
+    shifted = L.ReLU(6.0)(z + 3.0)
+    y = L.Concatenate()([L.Multiply()([other, gate]), shifted * (1 / 6), shifted,
+                         L.Multiply()([gate, z])])
+    model = keras.Model(inputs, y)
+    path = tmp_path / "hsig.keras"
+    model.save(path)
+    model_json = import_model(str(path), "keras", str(tmp_path / "imported"))
+    layers = json.loads(Path(model_json).read_text())["layers"]
+    assert [l["input"] for l in layers if l.get("activation") == "hard_sigmoid"] == ["z", "z"]
+    assert sum(l["op"] == "rescaling" for l in layers) == 1     # the shared z + 3 only
+    assert [l["input"] for l in layers if l.get("activation") == "hard_swish"] == ["z"]
+    x = np.random.default_rng(3).standard_normal((1, 6, 6, 8)).astype(np.float32) * 3
+    want = np.asarray(model.predict(x, verbose=0))
+    assert_matches(compile_and_run(model_json, x, tmp_path / "build"), want)
+
+
+def test_importer_builder_knows_the_ops_with_input_lists():
+    from sepc.importers.builder import MULTI_INPUT_OPS
+    from sepc.ops import OPS
+    assert set(MULTI_INPUT_OPS) == {op for op, row in OPS.items() if row.inputs_field == "inputs"}
+
+
 def pythonpath(folder: Path) -> dict:
     """The environment with `folder` in front of the import path (keeping the caller's)."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder),
@@ -319,9 +377,12 @@ def test_keras_every_layer(tmp_path):
 
 
 def test_keras_every_layer_has_every_converter():
-    from sepc.importers.keras_importer import CONVERTERS
-    used = {type(layer).__name__ for layer in importer_models.keras_every_layer().layers}
+    from sepc.importers.keras_importer import CONVERTERS, OP_CONVERTERS
+    model = importer_models.keras_every_layer()
+    used = {type(layer).__name__ for layer in model.layers}
     assert set(CONVERTERS) <= used, set(CONVERTERS) - used
+    ops = {type(op).__name__ for op in model.operations if not isinstance(op, keras.layers.Layer)}
+    assert set(OP_CONVERTERS) <= ops, set(OP_CONVERTERS) - ops
 
 
 @pytest.mark.parametrize("make", [importer_models.torch_every_layer_2d,
@@ -368,10 +429,10 @@ def test_keras_ops_and_layers_behind_them_are_reported_by_name(tmp_path):
     layer that consumes it is still reported, in one run; run without KERAS_BACKEND, as a
     user's shell has it (Keras then picks its backend from what is installed)."""
     inputs = keras.Input((8, 8, 4), batch_size=1)
-    x = keras.layers.Rescaling(1 / 255, name="scale_pixels")(inputs)
+    x = keras.layers.Rescaling(1 / 255, name="ok_scale")(inputs)
     x = keras.layers.Conv2D(4, 1, name="ok_conv")(x)
-    gate = keras.layers.ReLU(6.0, name="ok_relu6")(x + 3.0)
-    x = keras.layers.Multiply(name="gate_mul")([x, gate])
+    gate = keras.layers.ReLU(6.0, name="ok_relu6")(keras.ops.exp(x))
+    x = keras.layers.LayerNormalization(name="norm_here")(x * gate)
     path = tmp_path / "ops.keras"
     keras.Model(inputs, x).save(path)
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
@@ -379,10 +440,10 @@ def test_keras_ops_and_layers_behind_them_are_reported_by_name(tmp_path):
                            "-o", str(tmp_path / "out")], capture_output=True, text=True, env=env)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
-    assert "a Keras op" in done.stderr
-    for name in ("scale_pixels", "gate_mul"):
-        assert f"'{name}'" in done.stderr
-    assert "ok_relu6" not in done.stderr and "ok_conv" not in done.stderr
+    assert "(Exp, a Keras op)" in done.stderr
+    assert "'norm_here' (LayerNormalization)" in done.stderr
+    for name in ("ok_scale", "ok_relu6", "ok_conv", "multiply"):
+        assert name not in done.stderr
 
 
 def test_missing_file_is_exit_2(tmp_path):

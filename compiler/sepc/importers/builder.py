@@ -14,6 +14,8 @@ import numpy as np
 from ..errors import UserError
 
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
+# The model.json ops whose layers name a list of `inputs` (the op table's inputs_field).
+MULTI_INPUT_OPS = ("add", "multiply", "concatenate")
 
 
 def given_input_shapes(source: str, shapes: dict[str, list[int | None]],
@@ -88,7 +90,7 @@ class ModelBuilder:
         name = self.unique(framework_name)
         layer: dict[str, Any] = {"name": name, "op": op}
         sources = [self.value(i) for i in ([inputs] if isinstance(inputs, str) else inputs)]
-        if op == "add":
+        if op in MULTI_INPUT_OPS:
             layer["inputs"] = sources
         else:
             (layer["input"],) = sources
@@ -104,6 +106,14 @@ class ModelBuilder:
         """The layer that computes a framework value (None for an input)."""
         name = self.aliases.get(framework_name)
         return next((layer for layer in self.layers if layer["name"] == name), None)
+
+    def layer_named(self, name: str) -> dict | None:
+        """The layer of a model.json name (None for an input)."""
+        return next((layer for layer in self.layers if layer["name"] == name), None)
+
+    def framework_value(self, name: str) -> str:
+        """A framework value that a model.json name computes (the first imported)."""
+        return next(k for k, v in self.aliases.items() if v == name)
 
     def alias(self, framework_name: str, same_as: str) -> None:
         """`framework_name` is the same value as `same_as` (an identity: Dropout, Flatten

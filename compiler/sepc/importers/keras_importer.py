@@ -105,8 +105,8 @@ def import_keras(path: str, input_shapes: dict[str, list[int]] | None = None) ->
         graph = sequential_graph(b, model, config, path)
     else:
         graph = functional_graph(b, model, config)
-    for layer, sources in graph:
-        convert(b, layer, sources)
+    for layer, sources, args in graph:
+        convert(b, layer, sources, args)
         b.stand_in(layer.name, shape_of(layer.output))
     outputs = config.get("output_layers") or [[model.layers[-1].name, 0, 0]]
     if outputs and not isinstance(outputs[0], (list, tuple)):   # a single output: [name, 0, 0]
@@ -115,26 +115,31 @@ def import_keras(path: str, input_shapes: dict[str, list[int]] | None = None) ->
     return b
 
 
-Graph = list[tuple[Any, list[str]]]   # each layer, and the layers its inputs come from
+# Each layer (or Keras op), the layers its inputs come from, and its call's arguments as the
+# config writes them (tensors as __keras_tensor__ dicts, numbers as numbers).
+Graph = list[tuple[Any, list[str], list[Any]]]
 
 
 def functional_graph(b: ModelBuilder, model: Any, config: dict[str, Any]) -> Graph:
-    """The layers' inputs as the config's inbound nodes say; a shared layer is a problem,
-    and so is a Keras op used on tensors (`x + 3`, `keras.ops.multiply`), which is not one
-    of `model.layers`: it is reported by its own name, not through the layer it feeds."""
+    """The layers' inputs as the config's inbound nodes say; a shared layer is a problem.
+    A Keras op used on tensors (`x + 3`, `keras.ops.multiply`) is not one of `model.layers`:
+    those of OP_CONVERTERS are converted like layers, any other is reported by its own
+    name, not through the layer it feeds."""
     import keras
     layer_configs = {lc["name"]: lc for lc in config.get("layers", [])}
     graph: Graph = []
     for layer in getattr(model, "operations", model.layers):
-        if not isinstance(layer, keras.layers.Layer):
+        is_layer = isinstance(layer, keras.layers.Layer)
+        if not is_layer and type(layer).__name__ not in OP_CONVERTERS:
             b.problem(layer.name, f"{type(layer).__name__}, a Keras op",
-                      "operations on tensors are not supported; use layers")
+                      "this operation on tensors is not supported; use layers")
             continue
         nodes = layer_configs.get(layer.name, {}).get("inbound_nodes", [])
         if len(nodes) > 1:
             b.problem(layer.name, type(layer).__name__, "used more than once (shared layers)")
             continue
-        graph.append((layer, history_names(nodes[0]["args"]) if nodes else []))
+        args = nodes[0]["args"] if nodes else []
+        graph.append((layer, history_names(args) if nodes else [], args))
     return graph
 
 
@@ -150,7 +155,7 @@ def sequential_graph(b: ModelBuilder, model: Any, config: dict[str, Any], path: 
     b.add_input(previous, shape_of(model.inputs[0]))
     graph: Graph = []
     for layer in model.layers:
-        graph.append((layer, [previous]))
+        graph.append((layer, [previous], []))
         previous = layer.name
     return graph
 
@@ -158,14 +163,17 @@ def sequential_graph(b: ModelBuilder, model: Any, config: dict[str, Any], path: 
 class Layer:
     """A Keras layer whose inputs are imported, as its converter sees it."""
 
-    def __init__(self, b: ModelBuilder, layer: Any, sources: list[str]):
+    def __init__(self, b: ModelBuilder, layer: Any, sources: list[str], args: list[Any]):
         self.b = b
+        self.layer = layer
         self.sources = sources
+        self.args = args
         self.kind: str = type(layer).__name__
         self.name: str = layer.name
         self.cfg: dict[str, Any] = layer.get_config()
         self.shape = shape_of(layer.output)
-        self.weights = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
+        self.weights = ([np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
+                        if hasattr(layer, "get_weights") else [])
 
     def add(self, op: str, params: dict[str, np.ndarray] | None = None, **attrs: Any) -> None:
         self.b.add(self.name, op, self.sources[0], self.shape, params, **attrs)
@@ -193,17 +201,19 @@ class Layer:
 Converter = Callable[[Layer], None]
 
 
-def convert(b: ModelBuilder, layer: Any, sources: list[str]) -> None:
+def convert(b: ModelBuilder, layer: Any, sources: list[str], args: list[Any]) -> None:
+    import keras
     kind = type(layer).__name__
+    table = CONVERTERS if isinstance(layer, keras.layers.Layer) else OP_CONVERTERS
     if kind == "InputLayer":
         b.add_input(layer.name, shape_of(layer.output))
-    elif kind not in CONVERTERS:    # reported behind unimported inputs too: all in one run
+    elif kind not in table:    # reported behind unimported inputs too: all in one run
         b.problem(layer.name, kind, "this layer type is not supported")
     elif not sources or not all(b.known(s) for s in sources):
         if not b.problems:   # a missing input is a consequence of an earlier problem
             b.problem(layer.name, kind, "its input could not be imported")
     else:
-        CONVERTERS[kind](Layer(b, layer, sources))
+        table[kind](Layer(b, layer, sources, args))
 
 
 def conv_fields(x: Layer) -> dict[str, Any]:
@@ -291,7 +301,171 @@ def zero_padding(x: Layer) -> None:
 
 
 def add(x: Layer) -> None:
+    shapes = [x.b.shape(s) for s in x.sources]
+    if any(s != x.shape for s in shapes):
+        x.problem(f"adds shapes {shapes} (only tensors of one shape)")
+        return
     x.b.add(x.name, "add", x.sources, x.shape)
+
+
+def spatially_one(shape: list[int], full: list[int]) -> bool:
+    """`full` with every spatial dimension 1 (a squeeze-excite scale, (N, 1, 1, C))."""
+    return (len(shape) == len(full) >= 3 and shape[0] == full[0] and shape[-1] == full[-1]
+            and all(d == 1 for d in shape[1:-1]))
+
+
+def activation_of(x: Layer, source: str, activation: str) -> str | None:
+    """The input of `source` if that is an `activation` layer applying `activation`."""
+    layer = x.b.layer_of(source)
+    if layer is not None and layer["op"] == "activation" and layer["activation"] == activation:
+        return str(layer["input"])
+    return None
+
+
+def multiply_tensors(x: Layer) -> None:
+    """x * y: x * sigmoid(x) and x * hard_sigmoid(x) stay activations (swish, hard_swish);
+    a (N, 1.., C) factor broadcasts over the spatial axes."""
+    shapes = [x.b.shape(s) for s in x.sources]
+    if len(x.sources) == 2:
+        for first, second in (x.sources, x.sources[::-1]):
+            for gate, act in (("sigmoid", "swish"), ("hard_sigmoid", "hard_swish")):
+                if activation_of(x, second, gate) == x.b.value(first):
+                    # x * gate(x): the gate layer it leaves unread is not written
+                    x.b.add(x.name, "activation", first, x.shape, activation=act)
+                    return
+    if not all(s == x.shape or spatially_one(s, x.shape) for s in shapes):
+        x.problem(f"multiplies shapes {shapes} (only one shape, or (N, 1.., C) factors)")
+        return
+    x.b.add(x.name, "multiply", x.sources, x.shape)
+
+
+def multiply(x: Layer) -> None:
+    multiply_tensors(x)
+
+
+def concatenate(x: Layer) -> None:
+    axis = x.cfg.get("axis", -1)
+    if axis not in (-1, len(x.shape) - 1):
+        x.problem(f"axis {axis} (only the channel axis, -1)")
+        return
+    x.b.add(x.name, "concatenate", x.sources, x.shape)
+
+
+def cropping(x: Layer) -> None:
+    if x.cfg.get("data_format", "channels_last") != "channels_last":
+        x.problem("data_format channels_first is not supported")
+        return
+    x.add("cropping2d", cropping=[list(map(int, pair)) for pair in x.cfg["cropping"]])
+
+
+def per_channel(value: Any, channels: int) -> float | list[float] | None:
+    """A number, or one per channel, as model.json writes it; None if neither."""
+    array = np.asarray(value, dtype=np.float64).reshape(-1)
+    if array.size == 1:
+        return float(array[0])
+    return [float(v) for v in array] if array.size == channels else None
+
+
+def rescale(x: Layer, scale: Any, offset: Any) -> None:
+    channels = x.shape[-1]
+    scale, offset = per_channel(scale, channels), per_channel(offset, channels)
+    if scale is None or offset is None:
+        x.problem(f"scale and offset must be numbers or one per channel ({channels})")
+        return
+    x.add("rescaling", scale=scale, offset=offset)
+
+
+def rescaling(x: Layer) -> None:
+    rescale(x, x.cfg["scale"], x.cfg["offset"])
+
+
+def normalization(x: Layer) -> None:
+    """(x - mean) / max(sqrt(variance), epsilon), Keras's formula, per channel."""
+    import keras
+    if x.cfg.get("invert", False):
+        x.problem("invert=True is not supported")
+        return
+    mean = np.asarray(keras.ops.convert_to_numpy(x.layer.mean), np.float64)
+    variance = np.asarray(keras.ops.convert_to_numpy(x.layer.variance), np.float64)
+    if mean.size not in (1, x.shape[-1]) or variance.size != mean.size:
+        x.problem(f"axis {x.cfg.get('axis')} (only the channel axis, -1)")
+        return
+    scale = 1.0 / np.maximum(np.sqrt(variance), keras.config.epsilon())
+    rescale(x, scale, -mean * scale)
+
+
+def numbers_and_tensors(x: Layer) -> tuple[list[float], list[int]] | None:
+    """An op's numeric arguments and the positions of its tensor arguments; None if an
+    argument is neither."""
+    numbers, tensors = [], []
+    for position, arg in enumerate(x.args):
+        if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+            numbers.append(float(arg))
+        elif isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+            tensors.append(position)
+        else:
+            return None
+    return numbers, tensors
+
+
+def scalar_op(x: Layer) -> tuple[float, bool] | None:
+    """The number of a `tensor OP number` op and whether the number comes first; None (and
+    a problem) if the op is not one tensor and one number."""
+    found = numbers_and_tensors(x)
+    if found is None or len(found[0]) != 1 or len(found[1]) != 1:
+        x.problem("only a tensor and a number, or two tensors, are supported")
+        return None
+    (number,), (tensor,) = found
+    return number, tensor == 1
+
+
+def tensor_args(x: Layer) -> bool:
+    found = numbers_and_tensors(x)
+    return found is not None and not found[0] and len(found[1]) == len(x.sources) >= 2
+
+
+def op_add(x: Layer) -> None:
+    if tensor_args(x):
+        add(x)
+    elif (found := scalar_op(x)) is not None:
+        rescale(x, 1.0, found[0])
+
+
+def op_subtract(x: Layer) -> None:
+    if tensor_args(x):
+        x.problem("subtracts a tensor (only a number)")
+    elif (found := scalar_op(x)) is not None:
+        number, number_first = found
+        rescale(x, -1.0 if number_first else 1.0, number if number_first else -number)
+
+
+def op_multiply(x: Layer) -> None:
+    """x * y, or x * c; relu6(z + 3) * (1/6) is z's hard_sigmoid (MobileNetV3 writes it so;
+    the add and relu6 it leaves unread are not written)."""
+    if tensor_args(x):
+        multiply_tensors(x)
+        return
+    found = scalar_op(x)
+    if found is None:
+        return
+    number = found[0]
+    relu6_input = activation_of(x, x.sources[0], "relu6")
+    shifted = x.b.layer_named(relu6_input) if relu6_input else None
+    if (abs(number - 1 / 6) < 1e-7 and shifted is not None and shifted["op"] == "rescaling"
+            and shifted["scale"] == 1.0 and shifted["offset"] == 3.0
+            and shifted.get("activation", "linear") == "linear"):
+        x.b.add(x.name, "activation", x.b.framework_value(shifted["input"]), x.shape,
+                activation="hard_sigmoid")
+        return
+    rescale(x, number, 0.0)
+
+
+def op_divide(x: Layer) -> None:
+    found = None if tensor_args(x) else scalar_op(x)
+    if tensor_args(x) or (found is not None and (found[1] or found[0] == 0.0)):
+        x.problem("divides by a tensor or zero (only by a nonzero number)")
+    elif found is not None:
+        rescale(x, 1.0 / found[0], 0.0)
 
 
 def global_average_pooling(op: str, x: Layer) -> None:
@@ -328,6 +502,17 @@ CONVERTERS: dict[str, Converter] = {
     "Activation": activation,
     "Softmax": softmax,
     "Dropout": identity,
+    "SpatialDropout1D": identity,
+    "SpatialDropout2D": identity,
+    "GaussianDropout": identity,
+    "GaussianNoise": identity,
+    "AlphaDropout": identity,
+    "Identity": identity,
+    "Rescaling": rescaling,
+    "Normalization": normalization,
+    "Multiply": multiply,
+    "Concatenate": concatenate,
+    "Cropping2D": cropping,
     "ZeroPadding2D": zero_padding,
     "Add": add,
     "GlobalAveragePooling1D": partial(global_average_pooling, "global_average_pooling1d"),
@@ -337,4 +522,15 @@ CONVERTERS: dict[str, Converter] = {
     "Dense": dense,
     "Reshape": reshape,
     "Flatten": flatten,
+}
+
+
+# Keras ops on tensors in a functional model (keras.src.ops classes, not layers), by class
+# name; any other op is reported as not supported.
+OP_CONVERTERS: dict[str, Converter] = {
+    "Add": op_add,
+    "Subtract": op_subtract,
+    "Multiply": op_multiply,
+    "Divide": op_divide,
+    "TrueDivide": op_divide,
 }
