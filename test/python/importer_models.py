@@ -132,9 +132,19 @@ def torch_every_layer_2d():
             self.fc = nn.Linear(16, 5)
             self.head = nn.Linear(16, 5, bias=False)
             self.softmax = nn.Softmax(dim=1)
+            self.drop2d = nn.Dropout2d(0.1)
+            self.squeeze = nn.Conv2d(32, 16, 1)
+            self.squeeze2 = nn.Conv2d(48, 16, 1)
 
         def forward(self, x):
             x = self.activations(self.depthwise(self.bn(self.conv(self.pad(x)))))
+            # Squeeze-excite: per-channel factors broadcast over H and W.
+            x = x * torch.sigmoid(x.mean((2, 3), keepdim=True) * 2.0)
+            x = torch.mul(x, F.hardsigmoid(x))
+            x = x.mul(torch.mean(x, dim=[-1, -2], keepdim=True))
+            x = (x - 0.5) / 2.0 + (1.0 - x)
+            x = self.squeeze(torch.cat([x, self.drop2d(x)], dim=1))
+            x = self.squeeze2(torch.concat((x, x, x), -3))
             x = F.relu(x) + torch.relu(x)
             x = torch.add(F.relu6(x), F.hardswish(x)) + F.hardsigmoid(x) + F.silu(x)
             x = torch.sigmoid(x).add(torch.tanh(x))
@@ -150,13 +160,69 @@ def torch_every_layer_2d():
     return model.eval(), torch.randn(1, 3, 16, 16)
 
 
+def torch_squeeze_excite_net(size: int = 32):
+    """A MobileNetV3/EfficientNet-style module as people write it by hand: inverted
+    residuals with Hardswish and SiLU, squeeze-excite (x.mean keepdim, nn.Hardsigmoid or
+    sigmoid gate, x * gate), a two-branch torch.cat, a .mean head; random batch-norm
+    statistics, and an example input."""
+    import torch
+    from torch import nn
+
+    class SqueezeExcite(nn.Module):
+        def __init__(self, channels, reduced, gate):
+            super().__init__()
+            self.reduce = nn.Conv2d(channels, reduced, 1)
+            self.relu = nn.ReLU()
+            self.expand = nn.Conv2d(reduced, channels, 1)
+            self.gate = gate
+
+        def forward(self, x):
+            scale = self.gate(self.expand(self.relu(self.reduce(x.mean((2, 3), keepdim=True)))))
+            return x * scale
+
+    class Block(nn.Module):
+        def __init__(self, cin, hidden, cout, stride, act, gate):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), act(),
+                nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+                nn.BatchNorm2d(hidden), act(), SqueezeExcite(hidden, hidden // 4, gate),
+                nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+            self.residual = stride == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.body(x) if self.residual else self.body(x)
+
+    class SqueezeExciteNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+                                      nn.Hardswish())
+            self.mobilenet = Block(16, 64, 16, 1, nn.Hardswish, nn.Hardsigmoid())
+            self.efficientnet = Block(16, 48, 24, 2, nn.SiLU, nn.Sigmoid())
+            self.side = nn.Conv2d(16, 8, 3, 2, 1)
+            self.head = nn.Sequential(nn.Conv2d(32, 64, 1), nn.Hardswish())
+            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(64, 10))
+
+        def forward(self, x):
+            x = self.mobilenet(self.stem(x))
+            x = torch.cat([self.efficientnet(x), self.side(x)], dim=1)
+            return self.classifier(self.head(x).mean((2, 3)))
+
+    torch.manual_seed(4)
+    model = SqueezeExciteNet()
+    randomize_torch_batch_norms(model)
+    return model.eval(), torch.randn(1, 3, size, size)
+
+
 def torch_every_layer_1d():
     """The 1-D modules: a separable conv, batch norm and global pooling, and an example input."""
     import torch
     from torch import nn
 
     torch.manual_seed(2)
-    model = nn.Sequential(nn.Conv1d(4, 6, 3), nn.Conv1d(6, 12, 3, padding=1, groups=6),
+    model = nn.Sequential(nn.Conv1d(4, 6, 3), nn.Dropout1d(0.1),
+                          nn.Conv1d(6, 12, 3, padding=1, groups=6),
                           nn.BatchNorm1d(12), nn.AdaptiveAvgPool1d(1), nn.Flatten())
     randomize_torch_batch_norms(model)
     return model.eval(), torch.randn(1, 4, 20)
@@ -286,6 +352,62 @@ def onnx_more_ops():
     a = F.silu(F.hardsigmoid(torch.tanh(torch.sigmoid(d)))) + d.clamp(min=0)
     y = F.avg_pool2d(a, 2).mean((2, 3)) @ t(inits["mm"])
     return onnx_graph("more_ops", nodes, inits, x, y.shape), x, y.numpy()
+
+
+def onnx_extension_ops():
+    """The operators of squeeze-excite, preprocessing and concatenation neither the others
+    nor the torch exports use: Conv with auto_pad (SAME_UPPER, SAME_LOWER, VALID), Sub and
+    Div by constants (c - x, x - c per channel, x / c), Add and Mul of a number, ReduceMean
+    (axes an attribute, opset 17) and Squeeze/Unsqueeze of the spatial axes, Mul by a
+    (N, C, 1, 1) factor, Concat. Returns the model, an input and the output (PyTorch)."""
+    import torch
+    import torch.nn.functional as F
+    from onnx import helper
+    rng = np.random.default_rng(5)
+    inits = {
+        "mean": rng.standard_normal((1, 3, 1, 1)).astype(np.float32),
+        "two": np.array(2.0, np.float32), "four": np.array([4.0], np.float32),
+        "half": np.array(0.5, np.float32), "three": np.array(3.0, np.float32),
+        "w1": rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.5,
+        "w2": rng.standard_normal((8, 1, 4, 4)).astype(np.float32) * 0.5,
+        "w3": rng.standard_normal((8, 8, 2, 2)).astype(np.float32) * 0.5,
+        "fc1": rng.standard_normal((4, 8, 1, 1)).astype(np.float32) * 0.5,
+        "fc2": rng.standard_normal((8, 4, 1, 1)).astype(np.float32) * 0.5,
+        "spatial": np.array([2, 3], np.int64),
+    }
+    nodes = [
+        helper.make_node("Sub", ["x", "mean"], ["centred"]),
+        helper.make_node("Div", ["centred", "four"], ["scaled"]),
+        helper.make_node("Sub", ["two", "scaled"], ["flipped"]),
+        helper.make_node("Conv", ["flipped", "w1"], ["c1"], auto_pad="SAME_UPPER", strides=[2, 2]),
+        helper.make_node("Conv", ["c1", "w2"], ["c2"], auto_pad="SAME_LOWER", group=8),
+        helper.make_node("Add", ["c2", "three"], ["shifted"]),
+        helper.make_node("Mul", ["shifted", "half"], ["halved"]),
+        helper.make_node("ReduceMean", ["halved"], ["pooled"], axes=[2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["pooled", "spatial"], ["pooled4"]),
+        helper.make_node("Conv", ["pooled4", "fc1"], ["r"]),
+        helper.make_node("Relu", ["r"], ["rr"]),
+        helper.make_node("Conv", ["rr", "fc2"], ["e"]),
+        helper.make_node("Sigmoid", ["e"], ["gate"]),
+        helper.make_node("Mul", ["gate", "halved"], ["excited"]),
+        helper.make_node("Conv", ["excited", "w3"], ["c3"], auto_pad="VALID"),
+        helper.make_node("Concat", ["c3", "c3"], ["both"], axis=1),
+        helper.make_node("ReduceMean", ["both", "spatial"], ["gap"], keepdims=1),
+        helper.make_node("Squeeze", ["gap", "spatial"], ["y"]),
+    ]
+    x = rng.standard_normal((1, 3, 11, 10)).astype(np.float32)
+    t = torch.from_numpy
+    flipped = 2.0 - (t(x) - t(inits["mean"])) / 4.0
+    c1 = F.conv2d(F.pad(flipped, (0, 1, 1, 1)), t(inits["w1"]), stride=2)      # 11x10 -> 6x5
+    c2 = F.conv2d(F.pad(c1, (2, 1, 2, 1)), t(inits["w2"]), groups=8)           # 4x4 SAME_LOWER
+    halved = (c2 + 3.0) * 0.5
+    gate = torch.sigmoid(F.conv2d(F.relu(F.conv2d(halved.mean((2, 3), keepdim=True),
+                                                  t(inits["fc1"]))), t(inits["fc2"])))
+    c3 = F.conv2d(gate * halved, t(inits["w3"]))
+    y = torch.cat([c3, c3], 1).mean((2, 3))
+    model = onnx_graph("extension_ops", nodes, inits, x, y.shape)
+    model.opset_import[0].version = 17
+    return model, x, y.numpy()
 
 
 def torch_wrapped_functions():

@@ -335,16 +335,24 @@ def test_torch_same_and_valid_padding(tmp_path):
     assert_matches(got, np.moveaxis(want, 1, -1))
 
 
-def test_onnx_export_of_the_torch_module(tmp_path):
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+def test_onnx_export_of_the_torch_module(dynamo, tmp_path):
+    if dynamo:
+        pytest.importorskip("onnxscript")
     model, example, want = torch_reference()
     path = tmp_path / "mobilenet_v2_like.onnx"
-    torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=17,
-                      input_names=["x"], output_names=["logits"])
+    if dynamo:    # torch's default exporter
+        torch.onnx.export(model, (example,), str(path), dynamo=True, verbose=False)
+    else:
+        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=17,
+                          input_names=["x"], output_names=["logits"])
     model_json = import_model(str(path), "onnx", str(tmp_path / "imported"))
     assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
 
 
-@pytest.mark.parametrize("make", [importer_models.onnx_folded_ops, importer_models.onnx_more_ops])
+@pytest.mark.parametrize("make", [importer_models.onnx_folded_ops, importer_models.onnx_more_ops,
+                                  importer_models.onnx_extension_ops])
 def test_onnx_graph_made_with_helper(make, tmp_path):
     model, x, want = make()
     path = tmp_path / "ops.onnx"
@@ -357,7 +365,8 @@ def test_onnx_graph_made_with_helper(make, tmp_path):
 def test_onnx_graphs_have_every_converter():
     from sepc.importers.onnx_importer import CONVERTERS
     used = {node.op_type
-            for make in (importer_models.onnx_folded_ops, importer_models.onnx_more_ops)
+            for make in (importer_models.onnx_folded_ops, importer_models.onnx_more_ops,
+                         importer_models.onnx_extension_ops)
             for node in make()[0].graph.node}
     assert set(CONVERTERS) | {"Constant"} <= used, set(CONVERTERS) - used
 
@@ -531,17 +540,61 @@ def test_layers_no_output_reads_are_not_written(tmp_path):
 
 def test_onnx_hard_sigmoid_other_than_keras_and_other_products_are_refused(tmp_path):
     """HardSigmoid is relu6(x + 3) / 6 only for alpha 1/6, beta 0.5 (ONNX's default is
-    0.2, 0.5); Mul is imported only as x * Sigmoid(x)."""
+    0.2, 0.5); Mul broadcasts only (N, C, 1, 1) factors, Concat only along the channels."""
     from onnx import helper
     from sepc.errors import UserError
     from sepc.importers.onnx_importer import import_onnx
     nodes = [helper.make_node("HardSigmoid", ["x"], ["h"], name="default_hsig"),
              helper.make_node("Sigmoid", ["h"], ["s"]),
-             helper.make_node("Mul", ["s", "s"], ["y"], name="square")]
+             helper.make_node("ReduceMean", ["s"], ["rows"], axes=[3], name="row_mean"),
+             helper.make_node("Mul", ["s", "rows"], ["p"], name="row_product"),
+             helper.make_node("Mul", ["p", "w"], ["q"], name="by_a_map"),
+             helper.make_node("Concat", ["q", "q"], ["y"], axis=2, name="rows_joined")]
     path = tmp_path / "bad.onnx"
-    onnx.save(importer_models.onnx_graph("bad", nodes, {}, np.zeros((1, 3, 4, 4), np.float32),
-                                         [1, 3, 4, 4]), str(path))
+    onnx.save(importer_models.onnx_graph("bad", nodes, {"w": np.ones((4, 4), np.float32)},
+                                         np.zeros((1, 3, 4, 4), np.float32),
+                                         [1, 3, 8, 4]), str(path))
     with pytest.raises(UserError) as raised:
         import_onnx(str(path)).check()
-    assert "'default_hsig' (HardSigmoid): HardSigmoid(alpha=0.2, beta=0.5)" in str(raised.value)
-    assert "'square' (Mul): only x * Sigmoid(x) (swish)" in str(raised.value)
+    message = str(raised.value)
+    assert "'default_hsig' (HardSigmoid): HardSigmoid(alpha=0.2, beta=0.5)" in message
+    for name in ("'row_mean' (ReduceMean)", "'row_product' (Mul)", "'by_a_map' (Mul)",
+                 "'rows_joined' (Concat)"):
+        assert name in message, message
+
+
+def torch_squeeze_excite_reference():
+    model, example = importer_models.torch_squeeze_excite_net()
+    with torch.no_grad():
+        want = model(example).numpy()
+    return model, example, want
+
+
+def test_torch_squeeze_excite_cat_and_mean(tmp_path):
+    model, example, want = torch_squeeze_excite_reference()
+    b = import_torch(model, example, source="test")
+    ops = {layer["op"] for layer in b.live_layers()}
+    assert {"multiply", "concatenate", "global_average_pooling2d"} <= ops
+    model_json = b.write(str(tmp_path / "imported"))
+    assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+def test_onnx_export_with_squeeze_excite(dynamo, tmp_path):
+    """torch's exporters: the TorchScript one (GlobalAveragePool-free ReduceMean of opset
+    17's attribute form) and the default dynamo one (opset 18+, ReduceMean axes as an
+    input, batch norms folded into the convs)."""
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    model, example, want = torch_squeeze_excite_reference()
+    path = tmp_path / "se.onnx"
+    if dynamo:
+        torch.onnx.export(model, (example,), str(path), dynamo=True, verbose=False)
+    else:
+        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=17,
+                          input_names=["x"], output_names=["logits"])
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert {"ReduceMean", "Mul", "Concat", "HardSigmoid"} <= ops, ops
+    model_json = import_model(str(path), "onnx", str(tmp_path / "imported"))
+    assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)

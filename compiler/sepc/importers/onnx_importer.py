@@ -1,8 +1,10 @@
-"""ONNX (.onnx files, NCHW) -> model.json: Conv (grouped per channel = depthwise, 1x1),
-BatchNormalization, Relu, Clip(0, 6), HardSwish, HardSigmoid(1/6, 0.5), Sigmoid, Tanh,
-Mul(x, Sigmoid(x)) (swish), Softmax, Add,
-GlobalAveragePool, Gemm, MatMul, Flatten, Reshape (to (N, -1)), Pad, MaxPool, AveragePool,
-Dropout and Identity.
+"""ONNX (.onnx files, NCHW) -> model.json: Conv (grouped per channel = depthwise, 1x1; pads
+or auto_pad), BatchNormalization, Relu, Clip(0, 6), HardSwish, HardSigmoid(1/6, 0.5),
+Sigmoid, Tanh, Mul (Mul(x, Sigmoid(x)) is swish; (N, C, 1, 1) factors broadcast), Softmax,
+Add, Add/Sub/Mul/Div by a number or per-channel constant (rescaling), Concat (channels),
+GlobalAveragePool, ReduceMean over the spatial axes, Squeeze/Unsqueeze of them, Gemm,
+MatMul, Flatten, Reshape (to (N, -1)), Pad, MaxPool, AveragePool, Dropout and Identity.
+(What torch's TorchScript and dynamo exporters write for the models of the tests.)
 
 CONVERTERS maps an op type to the function that adds the node to the model; an op type
 without a row is reported as not supported."""
@@ -17,7 +19,7 @@ import numpy as np
 
 from ..errors import UserError
 from .builder import ModelBuilder, c_identifier, given_input_shapes
-from .nchw import ChannelsFirst, nhwc
+from .nchw import ChannelsFirst, channel_constant, nhwc
 
 # Operators that are one activation whatever their attributes (Clip and Softmax are one only
 # for some, and have converters of their own).
@@ -140,7 +142,9 @@ def convert(n: Node) -> None:
     elif n.op not in CONVERTERS:
         n.problem(UNSUPPORTED)
     else:
+        n.cf.label = n.name
         CONVERTERS[n.op](n)
+        n.cf.label = None
 
 
 def pad_pairs(pads: Sequence[int], axes: Iterable[int], rank: int) -> list[list[int]]:
@@ -148,14 +152,36 @@ def pad_pairs(pads: Sequence[int], axes: Iterable[int], rank: int) -> list[list[
     return [[pads[a], pads[a + rank]] for a in axes]
 
 
+def auto_pads(mode: str, sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+              dilations: Sequence[int]) -> list[list[int]] | None:
+    """[[before, after]] per spatial dim of auto_pad: SAME_UPPER (the odd pad after, as
+    Keras's "same"), SAME_LOWER (before), VALID; None for another mode."""
+    if mode == "VALID":
+        return [[0, 0] for _ in sizes]
+    if mode not in ("SAME_UPPER", "SAME_LOWER"):
+        return None
+    pairs = []
+    for size, k, stride, dilation in zip(sizes, kernel, strides, dilations, strict=True):
+        total = max((-(-size // stride) - 1) * stride + (k - 1) * dilation + 1 - size, 0)
+        small, large = total // 2, total - total // 2
+        pairs.append([small, large] if mode == "SAME_UPPER" else [large, small])
+    return pairs
+
+
 def conv(n: Node) -> None:
     spatial = n.spatial
-    pads = n.attrs.get("pads", [0] * 2 * spatial)
-    if n.attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-        n.problem(f"auto_pad {n.attrs['auto_pad']!r} (only explicit pads)")
-        return
-    n.cf.conv(n.out, n.x, n.const[1], n.optional(2), n.attrs.get("strides", [1] * spatial),
-              pad_pairs(pads, range(spatial), spatial), n.attrs.get("dilations", [1] * spatial),
+    strides = n.attrs.get("strides", [1] * spatial)
+    dilations = n.attrs.get("dilations", [1] * spatial)
+    pairs = pad_pairs(n.attrs.get("pads", [0] * 2 * spatial), range(spatial), spatial)
+    mode = n.attrs.get("auto_pad", b"NOTSET")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "NOTSET":
+        found = auto_pads(mode, n.b.shape(n.x)[1:-1], n.const[1].shape[2:], strides, dilations)
+        if found is None:
+            n.problem(f"auto_pad {mode!r} (only NOTSET, SAME_UPPER, SAME_LOWER, VALID)")
+            return
+        pairs = found
+    n.cf.conv(n.out, n.x, n.const[1], n.optional(2), strides, pairs, dilations,
               n.attrs.get("group", 1), n.op)
 
 
@@ -193,17 +219,103 @@ def hard_sigmoid(n: Node) -> None:
     n.cf.activation(n.out, n.x, "hard_sigmoid")
 
 
+def constant_operand(n: Node) -> Any:
+    """The constant input of a binary node with one computed input (None if it has none)."""
+    return next((c for c in n.const if c is not None), None) if len(n.data) == 1 else None
+
+
+def per_channel(n: Node) -> float | list[float] | None:
+    """The node's constant as a rescaling value (a number or one per channel), or None and
+    a problem."""
+    constant = constant_operand(n)
+    shape = n.b.shape(n.x)
+    value = None if constant is None else channel_constant(constant, len(shape), shape[-1])
+    if value is None:
+        n.problem("only tensors, or a tensor and a number or per-channel constant")
+    return value
+
+
 def mul(n: Node) -> None:
-    """x * Sigmoid(x), as exporters write swish/SiLU (the Sigmoid layer it leaves unread is
-    not written)."""
+    """x * y (x * Sigmoid(x) stays swish, the Sigmoid it leaves unread is not written; a
+    (N, C, 1, 1) factor broadcasts over H and W), or x times a constant (rescaling)."""
     if len(n.data) == 2:
-        for x, gate in (n.data, n.data[::-1]):
-            layer = n.b.layer_of(gate)
-            if layer is not None and layer.get("activation") == "sigmoid" \
-                    and layer["op"] == "activation" and layer["input"] == n.b.value(x):
-                n.cf.activation(n.out, x, "swish")
-                return
-    n.problem("only x * Sigmoid(x) (swish) is supported")
+        n.cf.multiply(n.out, n.data, n.op)
+    elif (value := per_channel(n)) is not None:
+        n.cf.rescale(n.out, n.x, value, 0.0)
+
+
+def sub(n: Node) -> None:
+    """x - c or c - x, c a number or per-channel constant."""
+    value = per_channel(n)
+    if value is None:
+        return
+    negated = [-v for v in value] if isinstance(value, list) else -value
+    if n.const[0] is None:      # x - c
+        n.cf.rescale(n.out, n.x, 1.0, negated)
+    else:
+        n.cf.rescale(n.out, n.x, -1.0, value)
+
+
+def div(n: Node) -> None:
+    """x / c, c a nonzero number or per-channel constant."""
+    value = per_channel(n)
+    if value is None:
+        return
+    values = value if isinstance(value, list) else [value]
+    if n.const[1] is None or 0.0 in values:
+        n.problem("divides by a tensor or zero (only by a nonzero constant)")
+        return
+    n.cf.rescale(n.out, n.x, [1.0 / v for v in values] if isinstance(value, list)
+                 else 1.0 / value, 0.0)
+
+
+def axes_of(n: Node) -> list[int] | None:
+    """A reduction's or squeeze's axes: the attribute (older opsets) or input 1, made
+    non-negative against the input's rank."""
+    axes = n.attrs.get("axes", n.optional(1))
+    if axes is None:
+        return None
+    rank = len(n.b.shape(n.x))
+    return sorted(int(a) % rank for a in np.asarray(axes).ravel())
+
+
+def reduce_mean(n: Node) -> None:
+    """Over exactly the spatial axes: global average pooling (keepdims as it says)."""
+    rank = len(n.b.shape(n.x))
+    if axes_of(n) != list(range(2, rank)) or rank < 3:
+        n.problem(f"axes {axes_of(n)} of a rank-{rank} tensor (only the spatial axes)")
+        return
+    n.cf.global_average_pool(n.out, n.x, keepdims=bool(n.attrs.get("keepdims", 1)))
+
+
+def squeeze(n: Node) -> None:
+    """Of the spatial axes of a (N, C, 1..) tensor: (N, C)."""
+    shape = n.b.shape(n.x)
+    if axes_of(n) != list(range(2, len(shape))) or len(shape) < 3:
+        n.problem(f"axes {axes_of(n)} (only the spatial axes of (N, C, 1, ...))")
+        return
+    n.cf.flatten(n.out, n.x, n.op)
+
+
+def unsqueeze(n: Node) -> None:
+    """(N, C) -> (N, C, 1..): axes 2.. (or negative) of the result."""
+    shape = n.b.shape(n.x)
+    axes = n.attrs.get("axes", n.optional(1))
+    count = 0 if axes is None else np.asarray(axes).size
+    out_rank = len(shape) + count
+    if (len(shape) != 2 or count not in (1, 2) or sorted(
+            int(a) % out_rank for a in np.asarray(axes).ravel()) != list(range(2, out_rank))):
+        n.problem(f"axes {axes} of a rank-{len(shape)} tensor (only (N, C) to (N, C, 1, ...))")
+        return
+    target = [1] * count + [shape[-1]]
+    n.b.add(n.out, "reshape", n.x, [shape[0], *target], target_shape=target)
+
+
+def concat(n: Node) -> None:
+    if len(n.data) != len(n.const) or len(n.data) < 2:
+        n.problem("concatenates a constant (only computed tensors)")
+        return
+    n.cf.concatenate(n.out, n.data, int(n.attrs["axis"]), n.op)
 
 
 def softmax(n: Node) -> None:
@@ -216,10 +328,11 @@ def softmax(n: Node) -> None:
 
 
 def add(n: Node) -> None:
-    if len(n.data) != 2:
-        n.problem("adds a constant (only tensor + tensor)")
-        return
-    n.cf.add(n.out, n.data, n.op)
+    """x + y, or x plus a number or per-channel constant (rescaling)."""
+    if len(n.data) == 2:
+        n.cf.add(n.out, n.data, n.op)
+    elif (value := per_channel(n)) is not None:
+        n.cf.rescale(n.out, n.x, 1.0, value)
 
 
 def global_average_pool(n: Node) -> None:
@@ -287,6 +400,12 @@ CONVERTERS: dict[str, Converter] = {
     "Clip": clip,
     "HardSigmoid": hard_sigmoid,
     "Mul": mul,
+    "Sub": sub,
+    "Div": div,
+    "ReduceMean": reduce_mean,
+    "Squeeze": squeeze,
+    "Unsqueeze": unsqueeze,
+    "Concat": concat,
     "Softmax": softmax,
     "Add": add,
     "GlobalAveragePool": global_average_pool,

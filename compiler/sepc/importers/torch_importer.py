@@ -2,7 +2,9 @@
 or one per channel), BatchNorm, ReLU, ReLU6, Hardtanh(0, 6), Hardswish, Hardsigmoid, SiLU,
 Sigmoid, Tanh, Softmax, Linear, Dropout, Identity, Flatten, ZeroPad2d, AdaptiveAvgPool(1),
 MaxPool2d, AvgPool2d, and the functions and methods that spell the same (x + y,
-torch.flatten, F.relu, .mean over the spatial dims, ...). PyTorch's symmetric padding
+torch.flatten, F.relu, .mean over the spatial dims, ...); x * y (broadcast (N, C, 1, 1)
+factors: squeeze-excite), torch.cat along the channels, and numbers added, subtracted,
+multiplied or divided (as rescaling). PyTorch's symmetric padding
 becomes explicit padding.
 
 converter_table() maps a module class, a function or a method name to the function that adds
@@ -136,8 +138,19 @@ class Node:
         self.b = cf.b
         self.node = node
         self.label: str = node.name
-        self.args: list[Any] = [a.name if isinstance(a, torch.fx.Node) else a for a in node.args]
-        self.data: list[str] = [a for a in self.args if isinstance(a, str) and self.b.known(a)]
+        def named(a: Any) -> Any:    # nodes as their names, also inside lists (torch.cat)
+            if isinstance(a, (list, tuple)):
+                return type(a)(named(v) for v in a)
+            return a.name if isinstance(a, torch.fx.Node) else a
+
+        def names(a: Any) -> list[str]:
+            if isinstance(a, (list, tuple)):
+                return [n for v in a for n in names(v)]
+            return [a.name] if isinstance(a, torch.fx.Node) else []
+
+        self.args: list[Any] = [named(a) for a in node.args]
+        self.kwargs: dict[str, Any] = {k: named(v) for k, v in node.kwargs.items()}
+        self.data: list[str] = [a for a in names(list(node.args)) if self.b.known(a)]
         self.x: str = self.data[0] if self.data else ""
         self.module: Any = modules[node.target] if node.op == "call_module" else None
         self.key, self.kind = self._key_and_kind()
@@ -289,10 +302,72 @@ def adaptive_avg_pool(n: Node) -> None:
 
 
 def mean(n: Node) -> None:
-    if n.args[1:] not in ([[2, 3]], [(2, 3)]) or n.node.kwargs.get("keepdim", False):
+    """x.mean(dims) and torch.mean(x, dims) over exactly the spatial dims (any order,
+    negative or not), keepdim or not."""
+    rank = len(n.b.shape(n.x))
+    dims = n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else None)
+    keepdim = n.kwargs.get("keepdim", n.args[2] if len(n.args) > 2 else False)
+    dims = [dims] if isinstance(dims, int) else dims
+    if (not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) for d in dims)
+            or sorted(d % rank for d in dims) != list(range(2, rank)) or rank < 3
+            or not isinstance(keepdim, bool) or n.kwargs.get("dtype") is not None):
         n.unsupported()
         return
-    n.cf.global_average_pool(n.label, n.x, keepdims=False)
+    n.cf.global_average_pool(n.label, n.x, keepdims=keepdim)
+
+
+def numbers(n: Node) -> tuple[float, bool] | None:
+    """A `tensor OP number` call's number, and whether it comes first; None if the call
+    is not one tensor and one number."""
+    if len(n.args) != 2 or n.kwargs or len(n.data) != 1:
+        return None
+    first, second = n.args
+    number, number_first = (first, True) if first != n.x else (second, False)
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        return None
+    return float(number), number_first
+
+
+def mul(n: Node) -> None:
+    """x * y (torch.mul, x.mul): tensors as multiply (x * sigmoid(x) stays swish), a
+    number as rescaling."""
+    if len(n.data) == 2 and len(n.args) == 2 and not n.kwargs:
+        n.cf.multiply(n.label, n.data, n.kind)
+    elif (found := numbers(n)) is not None:
+        n.cf.rescale(n.label, n.x, found[0], 0.0)
+    else:
+        n.unsupported()
+
+
+def truediv(n: Node) -> None:
+    """x / c for a nonzero number c."""
+    found = numbers(n)
+    if found is None or found[1] or found[0] == 0.0:
+        n.unsupported()
+        return
+    n.cf.rescale(n.label, n.x, 1.0 / found[0], 0.0)
+
+
+def sub(n: Node) -> None:
+    """x - c and c - x for a number c."""
+    found = numbers(n)
+    if found is None:
+        n.unsupported()
+        return
+    number, number_first = found
+    n.cf.rescale(n.label, n.x, -1.0 if number_first else 1.0,
+                 number if number_first else -number)
+
+
+def cat(n: Node) -> None:
+    """torch.cat(tensors, dim) along the channels."""
+    tensors = n.args[0] if n.args else n.kwargs.get("tensors")
+    dim = n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else 0)
+    if (not isinstance(tensors, (list, tuple)) or len(tensors) < 2 or not isinstance(dim, int)
+            or not all(isinstance(t, str) and n.b.known(t) for t in tensors)):
+        n.unsupported()
+        return
+    n.cf.concatenate(n.label, list(tensors), dim, n.kind)
 
 
 def zero_pad(n: Node) -> None:
@@ -308,11 +383,13 @@ def pool(op: str, n: Node) -> None:
 
 
 def add(n: Node) -> None:
-    """x + y, torch.add(x, y) and x.add(y) of two tensors."""
-    if len(n.data) != 2:
+    """x + y, torch.add(x, y) and x.add(y) of two tensors; x + c of a number."""
+    if len(n.data) == 2:
+        n.cf.add(n.label, n.data, n.kind)
+    elif (found := numbers(n)) is not None:
+        n.cf.rescale(n.label, n.x, 1.0, found[0])
+    else:
         n.unsupported()
-        return
-    n.cf.add(n.label, n.data, n.kind)
 
 
 @cache
@@ -346,4 +423,14 @@ def converter_table() -> dict[Any, Converter]:
         operator.add: add,
         torch.add: add,
         "add": add,
+        operator.mul: mul,
+        torch.mul: mul,
+        "mul": mul,
+        operator.truediv: truediv,
+        operator.sub: sub,
+        torch.mean: mean,
+        torch.cat: cat,
+        torch.concat: cat,
+        nn.Dropout1d: identity,
+        nn.Dropout2d: identity,
     }
