@@ -415,6 +415,18 @@ def test_torch_module_on_arm_under_qemu(arm_target, sve_vl, tmp_path):
     assert_matches(got, want)
 
 
+def test_torch_squeeze_excite_on_arm_neon_under_qemu(tmp_path):
+    """multiply (broadcast), concatenate, global pooling with keepdims and the hard
+    activations compiled for ARM (NEON) and run under qemu."""
+    model, example, want = torch_squeeze_excite_reference()
+    model_json = import_torch(model, example, source="test").write(str(tmp_path / "imported"))
+    manifest = compile_file(model_json, target="arm-neon", out_dir=str(tmp_path / "build"))
+    outputs, _ = emulator.run_emulated(sepc_runtime.read_manifest(manifest),
+                                       {"x": nhwc(example)}, None)
+    (got,) = outputs.values()
+    assert_matches(got, want)
+
+
 def test_unsupported_layers_are_reported_all_at_once(tmp_path):
     inputs = keras.Input((8, 8, 4), batch_size=1)
     x = keras.layers.Conv2D(4, 3, padding="same", name="ok_conv")(inputs)
