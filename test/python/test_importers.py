@@ -467,6 +467,56 @@ def test_keras_ops_and_layers_behind_them_are_reported_by_name(tmp_path):
         assert name not in done.stderr
 
 
+def test_keras_new_layers_with_arguments_sepc_cannot_take_are_named(tmp_path):
+    """Concatenate off the channels, a product that does not broadcast as a squeeze-excite
+    scale, an inverted Normalization, a tensor minus a tensor and a division by a tensor:
+    exit 2, each named, in one run, no traceback."""
+    L = keras.layers
+    inputs = keras.Input((6, 6, 4), batch_size=1)
+    x = L.Conv2D(4, 1, name="ok_conv")(inputs)
+    rows = L.Concatenate(axis=1, name="rows_joined")([x, x])
+    column = L.Conv2D(4, (6, 1), name="column")(x)              # (1, 1, 6, 4)
+    product = L.Multiply(name="by_column")([x, column])
+    restored = L.Normalization(mean=0.5, variance=2.0, invert=True, name="unnormalize")(x)
+    difference = keras.ops.subtract(product, restored)
+    quotient = keras.ops.divide(x, restored)
+    y = L.Concatenate(name="ok_concat")([L.Flatten()(rows), L.Flatten()(difference),
+                                         L.Flatten()(quotient)])
+    path = tmp_path / "bad_new.keras"
+    keras.Model(inputs, y).save(path)
+    done = sepc_import(path, "keras", tmp_path / "out")
+    assert_reported(done, path, ["'rows_joined' (Concatenate): axis 1",
+                                 "'by_column' (Multiply): multiplies shapes",
+                                 "'unnormalize' (Normalization): invert=True",
+                                 "(Subtract): subtracts a tensor", "(Divide): divides by a tensor"],
+                    tmp_path / "out")
+    assert "ok_conv" not in done.stderr and "ok_concat" not in done.stderr
+
+
+def test_torch_products_concatenations_and_means_sepc_cannot_take_are_named():
+    from sepc.errors import UserError
+
+    class Bad(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            x = self.conv(x)
+            rows = torch.cat([x, x], dim=2)
+            channel_mean = x.mean(1, keepdim=True)
+            return rows.mean((2, 3)) + (x * x.mean(3, keepdim=True)).mean((2, 3)) \
+                + channel_mean.mean((2, 3)) + (1.0 / x).mean((2, 3))
+
+    with pytest.raises(UserError) as raised:
+        import_torch(Bad().eval(), torch.zeros(1, 3, 8, 8), source="test").check()
+    message = str(raised.value)
+    for name in ("'cat' (cat): axis 2", "'mul' (mul): multiplies shapes",
+                 "'mean' (.mean): this method", "'mean_2' (.mean): this method",
+                 "'truediv' (truediv): this function"):
+        assert name in message, message
+
+
 def test_missing_file_is_exit_2(tmp_path):
     for fmt in ("keras", "onnx"):
         done = subprocess.run([sys.executable, "-m", "sepc", "import", str(tmp_path / "none"),
