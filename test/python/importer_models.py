@@ -11,11 +11,13 @@ def randomize_batch_norms(model, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([1 + 0.2 * rng.standard_normal(gamma.shape),
-                               0.2 * rng.standard_normal(beta.shape),
-                               0.2 * rng.standard_normal(mean.shape),
-                               1 + 0.5 * rng.random(variance.shape)])
+            # gamma and beta are left out without `scale` / `center` (InceptionV3)
+            draws = {"gamma": lambda shape: 1 + 0.2 * rng.standard_normal(shape),
+                     "beta": lambda shape: 0.2 * rng.standard_normal(shape),
+                     "moving_mean": lambda shape: 0.2 * rng.standard_normal(shape),
+                     "moving_variance": lambda shape: 1 + 0.5 * rng.random(shape)}
+            layer.set_weights([draws[w.path.rsplit("/", 1)[-1]](tuple(w.shape))
+                               for w in layer.weights])
 
 
 def torch_mobilenet_v2(classes: int = 10, size: int = 64):
