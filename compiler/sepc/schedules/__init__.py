@@ -163,7 +163,8 @@ def tile_in_pieces(s: Script, schedule: Schedule, st: Strategy, target: Target) 
             s.annotate(handle, st.part(pieces.part(role, index)))
 
 
-VECTORIZED_ROLES = ("main", "init", "epilogue", "dw_init", "dw_main", "dw_epilogue")
+VECTORIZED_ROLES = ("main", "init", "epilogue", "reduce", "reduce_init", "dw_init", "dw_main",
+                    "dw_epilogue")
 
 
 def vectorization_script(root: ir.Operation, target: Target) -> str:

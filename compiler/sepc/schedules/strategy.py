@@ -71,8 +71,10 @@ class Strategy:
     @property
     def producers(self) -> list[str]:
         """Roles to fuse into the root's loops, consumer first (fusion goes up the chain):
-        a fused separable kernel's depthwise chain (dw_*) feeds its main op's input."""
-        return [r for r in ("main", "init", "dw_epilogue", "dw_main", "dw_init", "dw_pad")
+        a fused separable kernel's depthwise chain (dw_*) feeds its main op's input; a global
+        pooling's spatial sums (reduce, reduce_init) feed its scaling epilogue."""
+        return [r for r in ("main", "init", "reduce", "reduce_init", "dw_epilogue", "dw_main",
+                            "dw_init", "dw_pad")
                 if r in self.roles and r != self.root_role]
 
 
