@@ -2,7 +2,8 @@
 """Network suite: whole networks compiled by sepc against LiteRT/XNNPACK and ONNX Runtime
 with the same weights, at 1 and 2 threads (peers/network.py: MobileNetV1 1.0/224 and
 0.5/160, MobileNetV2 1.0/224 and 0.35/96, Xception at 150x150, DS-CNN-L, a 1-D separable
-keyword spotter).
+keyword spotter, MobileNetV3-Small, -Large and -Small minimalistic, EfficientNet-B0 and
+-Lite0).
 
 Each network's output is checked against the float64 reference (scaled error <= 1e-4)
 before timing; the systems are timed in interleaved rounds, each timed batch after

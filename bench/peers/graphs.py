@@ -78,10 +78,15 @@ def _conv(layer: dict, x: Any, weights: dict, layers: Any, rank: int, kind: str)
     return y
 
 
+# model.json ops of several inputs -> Keras merge layer (Multiply broadcasts (1, 1, C))
+KERAS_MERGES = {"add": "Add", "multiply": "Multiply", "concatenate": "Concatenate"}
+
+
 def _keras_layer(layer: dict, values: dict, weights: dict, layers: Any) -> Any:
     op, name = layer["op"], layer["name"]
-    if op == "add":
-        return _activation(layer, layers, layers.Add(name=name)([values[i] for i in layer["inputs"]]))
+    if op in KERAS_MERGES:
+        merge = getattr(layers, KERAS_MERGES[op])
+        return _activation(layer, layers, merge(name=name)([values[i] for i in layer["inputs"]]))
     x = values[layer["input"]]
     for prefix, kind in (("separable_conv", "separable"), ("depthwise_conv", "depthwise"),
                          ("conv", "conv")):
@@ -112,6 +117,12 @@ def _keras_layer(layer: dict, values: dict, weights: dict, layers: Any) -> Any:
         return pool(keepdims=layer.get("keepdims", False), name=name)(x)
     if op == "reshape":
         return layers.Reshape(layer["target_shape"], name=name)(x)
+    if op == "rescaling":
+        rescale = layers.Rescaling(np.asarray(layer["scale"], np.float32),
+                                   np.asarray(layer.get("offset", 0.0), np.float32), name=name)
+        return _activation(layer, layers, rescale(x))
+    if op == "cropping2d":
+        return layers.Cropping2D(layer["cropping"], name=name)(x)
     raise ValueError(f"keras_model: op {op} not covered")
 
 
@@ -221,12 +232,14 @@ def _onnx_pads(layer: dict, sizes: list[int], kernel: list[int], strides: list[i
 
 def _onnx_layer(g: OnnxGraph, layer: dict, values: dict, shapes: dict, weights: dict) -> str:
     op, name = layer["op"], layer["name"]
-    if op == "add":
+    if op in ("add", "multiply"):
         total = values[layer["inputs"][0]]
-        for other in layer["inputs"][1:]:
-            total = g.node("Add", [total, values[other]])
+        for other in layer["inputs"][1:]:      # NCHW: an (N, C, 1, 1) scale broadcasts
+            total = g.node("Add" if op == "add" else "Mul", [total, values[other]])
         return _onnx_activation(g, total, layer.get("activation", "linear"),
-                                len(shapes[layer["inputs"][0]]))
+                                len(shapes[layer["name"]]))
+    if op == "concatenate":
+        return g.node("Concat", [values[i] for i in layer["inputs"]], axis=1)
     x, in_shape = values[layer["input"]], shapes[layer["input"]]
     if "conv" in op:
         return _onnx_conv(g, layer, x, in_shape, weights)
@@ -259,6 +272,13 @@ def _onnx_layer(g: OnnxGraph, layer: dict, values: dict, shapes: dict, weights: 
         (top, bottom), (left, right) = layer["padding"]
         pads = np.array([0, 0, top, left, 0, 0, bottom, right], np.int64)
         return g.node("Pad", [x, g.constant("pads", pads)])
+    if op == "rescaling":
+        def per_channel(value: Any) -> np.ndarray:
+            v = np.asarray(value, np.float32)
+            return v.reshape(-1, *[1] * (len(in_shape) - 2)) if v.ndim else v
+        y = g.node("Mul", [x, g.constant("scale", per_channel(layer["scale"]))])
+        y = g.node("Add", [y, g.constant("offset", per_channel(layer.get("offset", 0.0)))])
+        return _onnx_activation(g, y, layer.get("activation", "linear"), len(in_shape))
     if op == "reshape" and len(layer["target_shape"]) == 1:
         return g.node("Flatten", [x], axis=1)
     raise ValueError(f"onnx_model: op {op} (on a rank-{len(in_shape)} input) not covered")

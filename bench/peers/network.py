@@ -9,7 +9,15 @@ compile-time benchmark's MobileNetV1 (bench/mobilenet_v1.py).
 - DS-CNN-L (Zhang et al., "Hello Edge"): 49x10 MFCC input, a 10x4 stride-(2,1) conv, five
   depthwise-separable blocks of 276 channels, 12 classes;
 - a 1-D separable keyword spotter (MatchboxNet-like): 98 frames x 40 MFCC, 1-D separable
-  convs with kernels 13-21, 12 classes.
+  convs with kernels 13-21, 12 classes;
+- MobileNetV3-Small and -Large (Howard et al. 2019, as keras.applications builds them, also
+  minimalistic): hard-swish, 5x5 depthwise convs, squeeze-excite (global pooling with
+  keepdims, two 1x1 convs, hard-sigmoid, a broadcast multiply);
+- EfficientNet-B0 (Tan & Le 2019, as keras.applications) with swish and squeeze-excite, and
+  EfficientNet-Lite0 (the same stages, ReLU6, no squeeze-excite).
+The input preprocessing of the Keras applications (Rescaling, Normalization) is left out:
+the networks take preprocessed inputs. The classifier heads are dense layers on the pooled
+features (Keras writes MobileNetV3's as 1x1 convs on a 1x1 map: the same function).
 Weights come from peers/weights.py (seeded, He-scaled, batch norms near identity).
 """
 from __future__ import annotations
@@ -173,6 +181,116 @@ def kws_1d(name: str = "kws_1d") -> dict:
     return network(name, [1, 98, 40], layers, "predictions")
 
 
+def squeeze_excite(prefix: str, source: str, channels: int, squeezed: int,
+                   inner: str, gate: str) -> tuple[list, str]:
+    """Global pooling (keepdims) -> 1x1 conv to `squeezed` (+ inner activation) -> 1x1 conv
+    back (+ gate) -> the block's tensor scaled per channel."""
+    layers = [{"name": prefix + "_se_pool", "op": "global_average_pooling2d", "input": source,
+               "keepdims": True},
+              {"name": prefix + "_se_reduce", "op": "conv2d", "input": prefix + "_se_pool",
+               "filters": squeezed, "kernel_size": 1, "activation": inner},
+              {"name": prefix + "_se_expand", "op": "conv2d", "input": prefix + "_se_reduce",
+               "filters": channels, "kernel_size": 1, "activation": gate},
+              {"name": prefix + "_se", "op": "multiply", "inputs": [source, prefix + "_se_expand"]}]
+    return layers, prefix + "_se"
+
+
+def inverted_residual(prefix: str, source: str, channels: int, expanded: int, out: int,
+                      kernel: int, stride: int, activation: str,
+                      se: tuple[int, str, str] | None) -> tuple[list, str]:
+    """Expand (1x1, when expanded != channels) -> depthwise -> [squeeze-excite] -> project
+    (linear) [-> add of the block's input]; se: (squeezed channels, inner, gate)."""
+    layers, previous = [], source
+    if expanded != channels:
+        layers += conv_bn("conv2d", prefix + "_expand", previous, activation=activation,
+                          filters=expanded, kernel_size=1)
+        previous = prefix + "_expand_bn"
+    layers += conv_bn("depthwise_conv2d", prefix + "_dw", previous, activation=activation,
+                      kernel_size=kernel, strides=stride, padding="same")
+    previous = prefix + "_dw_bn"
+    if se is not None:
+        block, previous = squeeze_excite(prefix, previous, expanded, *se)
+        layers += block
+    layers += conv_bn("conv2d", prefix + "_project", previous, activation="linear", filters=out,
+                      kernel_size=1)
+    previous = prefix + "_project_bn"
+    if stride == 1 and channels == out:
+        layers.append({"name": prefix + "_add", "op": "add", "inputs": [source, previous]})
+        previous = prefix + "_add"
+    return layers, previous
+
+
+# (kernel, expanded channels, out channels, squeeze-excite, stride, hard-swish) per block
+MOBILENET_V3 = {
+    "small": [(3, 16, 16, True, 2, False), (3, 72, 24, False, 2, False),
+              (3, 88, 24, False, 1, False), (5, 96, 40, True, 2, True),
+              (5, 240, 40, True, 1, True), (5, 240, 40, True, 1, True),
+              (5, 120, 48, True, 1, True), (5, 144, 48, True, 1, True),
+              (5, 288, 96, True, 2, True), (5, 576, 96, True, 1, True),
+              (5, 576, 96, True, 1, True)],
+    "large": [(3, 16, 16, False, 1, False), (3, 64, 24, False, 2, False),
+              (3, 72, 24, False, 1, False), (5, 72, 40, True, 2, False),
+              (5, 120, 40, True, 1, False), (5, 120, 40, True, 1, False),
+              (3, 240, 80, False, 2, True), (3, 200, 80, False, 1, True),
+              (3, 184, 80, False, 1, True), (3, 184, 80, False, 1, True),
+              (3, 480, 112, True, 1, True), (3, 672, 112, True, 1, True),
+              (5, 672, 160, True, 2, True), (5, 960, 160, True, 1, True),
+              (5, 960, 160, True, 1, True)],
+}
+
+
+def mobilenet_v3(size: str, minimalistic: bool = False, resolution: int = 224,
+                 name: str = "mobilenet_v3") -> dict:
+    """keras.applications.MobileNetV3Small/Large at alpha 1.0; minimalistic: 3x3 kernels,
+    ReLU, no squeeze-excite."""
+    def act(hard_swish: bool) -> str:
+        return "hard_swish" if hard_swish and not minimalistic else "relu"
+
+    layers = conv_bn("conv2d", "stem", "x", activation=act(True), filters=16, kernel_size=3,
+                     strides=2, padding="same")
+    previous, channels = "stem_bn", 16
+    for index, (kernel, expanded, out, se, stride, hs) in enumerate(MOBILENET_V3[size]):
+        excite = (divisible(expanded * 0.25), "relu", "hard_sigmoid") if se and not minimalistic else None
+        block, previous = inverted_residual(f"b{index}", previous, channels, expanded, out,
+                                            3 if minimalistic else kernel, stride, act(hs), excite)
+        layers += block
+        channels = out
+    layers += conv_bn("conv2d", "last", previous, activation=act(True), filters=channels * 6,
+                      kernel_size=1)
+    layers += [{"name": "pool", "op": "global_average_pooling2d", "input": "last_bn"},
+               {"name": "features", "op": "dense", "input": "pool",
+                "units": 1024 if size == "small" else 1280, "activation": act(True)},
+               {"name": "predictions", "op": "dense", "input": "features", "units": CLASSES,
+                "activation": "softmax"}]
+    return network(name, [1, resolution, resolution, 3], layers, "predictions")
+
+
+# (kernel, repeats, out channels, expansion, stride) per stage, from 32 stem channels
+EFFICIENTNET_B0 = [(3, 1, 16, 1, 1), (3, 2, 24, 6, 2), (5, 2, 40, 6, 2), (3, 3, 80, 6, 2),
+                   (5, 3, 112, 6, 1), (5, 4, 192, 6, 2), (3, 1, 320, 6, 1)]
+
+
+def efficientnet(lite: bool = False, resolution: int = 224, name: str = "efficientnet") -> dict:
+    """keras.applications.EfficientNetB0 (swish, squeeze-excite from a quarter of the block's
+    input channels, sigmoid gate); lite: EfficientNet-Lite0 (ReLU6, no squeeze-excite)."""
+    activation = "relu6" if lite else "swish"
+    layers = conv_bn("conv2d", "stem", "x", activation=activation, filters=32, kernel_size=3,
+                     strides=2, padding="same")
+    previous, channels, block = "stem_bn", 32, 0
+    for kernel, repeats, out, expansion, stride in EFFICIENTNET_B0:
+        for i in range(repeats):
+            excite = None if lite else (max(1, int(channels * 0.25)), "swish", "sigmoid")
+            layers_, previous = inverted_residual(f"b{block}", previous, channels,
+                                                  channels * expansion, out, kernel,
+                                                  stride if i == 0 else 1, activation, excite)
+            layers += layers_
+            channels, block = out, block + 1
+    layers += conv_bn("conv2d", "last", previous, activation=activation, filters=1280,
+                      kernel_size=1)
+    return network(name, [1, resolution, resolution, 3], layers + head("last_bn", CLASSES),
+                   "predictions")
+
+
 NETWORKS = {
     "mobilenet_v1_1.0_224": lambda: mobilenet_v1(1.0, 224, "mobilenet_v1_1_0_224"),
     "mobilenet_v1_0.5_160": lambda: mobilenet_v1(0.5, 160, "mobilenet_v1_0_5_160"),
@@ -181,5 +299,11 @@ NETWORKS = {
     "xception_150": lambda: xception(150, "xception_150"),
     "ds_cnn_l": ds_cnn_l,
     "kws_1d": kws_1d,
+    "mobilenet_v3_small": lambda: mobilenet_v3("small", name="mobilenet_v3_small"),
+    "mobilenet_v3_large": lambda: mobilenet_v3("large", name="mobilenet_v3_large"),
+    "mobilenet_v3_small_minimalistic": lambda: mobilenet_v3(
+        "small", minimalistic=True, name="mobilenet_v3_small_minimalistic"),
+    "efficientnet_b0": lambda: efficientnet(name="efficientnet_b0"),
+    "efficientnet_lite0": lambda: efficientnet(lite=True, name="efficientnet_lite0"),
 }
 
