@@ -435,8 +435,8 @@ def lower_global_avg_pool(op: ir.OpView, b: LayerBuilder) -> ir.Value:
     out_map = ir.AffineMap.get(rank, 0, [dims[0], dims[-1]])
     iterators = ([linalg.IteratorType.parallel] + [linalg.IteratorType.reduction] * (rank - 2)
                  + [linalg.IteratorType.parallel])
-    # The reduction stays outside the schedule's chain ("reduce", not "main"): its
-    # iteration space is not the epilogue's, so it cannot share the epilogue's tiles.
+    # The sums are tagged "reduce", not "main": their iteration space is not the
+    # epilogue's; the schedule fuses them into each channel tile of it (Strategy.producers).
     init = b.tag(linalg.fill(f32_const(0.0), outs=[empty([batch, channels])]), "reduce_init")
 
     @linalg.generic([x], [init], [ir.AffineMap.get_identity(rank), out_map], iterators)
