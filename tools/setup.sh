@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 # The importers' frameworks (Keras on PyTorch, ONNX) are optional for users; the tests
 # check every importer, so they are installed here. torch==2.13.0 is the CPU build.
-python -m pip install --quiet --disable-pip-version-check -e '.[test,keras,onnx]'
+python -m pip install --quiet --disable-pip-version-check -e '.[test,keras,onnx,x86emu]'
 
 packages="libomp-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross cmake make"
 if ! command -v qemu-aarch64 >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null \

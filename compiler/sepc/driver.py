@@ -150,7 +150,8 @@ def compile_file(model_path: str, target: str = "host", out_dir: str = "build",
             return write_artifacts(
                 out_dir, graph.name, str(lib),
                 {"target": target, "resolved_target": tgt.name, "triple": tgt.triple,
-                 "arch": tgt.arch, "threads": threads, "schedule": schedule,
+                 "arch": tgt.arch, "required_cpu_flags": list(tgt.required_cpu_flags),
+                 "threads": threads, "schedule": schedule,
                  "compiler": {"mlir": toolchain.mlir_version()}}
                 | ({"thread_control": setter_symbol(entry_symbol(graph.name))}
                    if tgt.openmp else {})

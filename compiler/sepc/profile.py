@@ -46,7 +46,7 @@ from .passes.fuse_separable import FUSED_PRODUCER
 from .passes.ir_util import layer_name, walk_ops
 from .passes.registry import PassSpec, run_passes
 from .pipeline import GRAPH_PASSES, fusion
-from .targets import Target, cpu_flags, resolve_target
+from .targets import Target, missing_cpu_flags, resolve_target
 
 DEFAULT_RUNS = 50
 DEFAULT_WARMUP = 5
@@ -56,8 +56,6 @@ BURST = 5
 INPUT_SEED = 0
 # The sum of the per-layer medians this far below the median call's sum: a noisy machine.
 NOISY = 0.1
-# The names /proc/cpuinfo gives LLVM's target features, where they differ.
-CPU_FLAG_OF_FEATURE = {"neon": "asimd"}
 SPLIT_PIECES = ("/depthwise", "/pointwise")    # split-separable's names for its two ops
 
 
@@ -156,15 +154,10 @@ def check_runnable(target: Target) -> None:
         raise UserError(f"sepc profile: --target {target.name}: its {target.arch} code would "
                         f"run under qemu on this {host} machine, where times mean nothing; "
                         f"profile on an {target.arch} device (--target host there)")
-    flags = cpu_flags()
-    missing = [f for f in features(target) if CPU_FLAG_OF_FEATURE.get(f, f) not in flags]
+    missing = missing_cpu_flags(target)
     if missing:
         raise UserError(f"sepc profile: --target {target.name}: this CPU lacks "
                         f"{', '.join(missing)}; profile --target host")
-
-
-def features(target: Target) -> list[str]:
-    return [f[1:] for f in target.features.split(",") if f.startswith("+")]
 
 
 # --- rows: which layers each timed kernel computes ------------------------------------------

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 import sepc_runtime
-from sepc_runtime import emulator
+from sepc_runtime import emulator, x86_emulator
 from sepc.errors import UserError
 
 SVE_VL_RANGE = (128, 2048)
@@ -42,7 +42,10 @@ def _run_native(manifest: sepc_runtime.Manifest,
 
 def _run_foreign(manifest: sepc_runtime.Manifest, arrays: dict[str, np.ndarray],
                  sve_vl: int | None) -> dict[str, np.ndarray]:
-    """Runs a library built for another architecture under an emulator."""
+    """Runs a library built for another architecture, or for CPU flags this machine lacks,
+    under an emulator."""
+    if manifest.arch == sepc_runtime.host_arch() == "x86_64":
+        return _run_x86_emulated(manifest, arrays)
     if manifest.arch != "aarch64":
         raise UserError(f"{manifest.path}: no emulator for {manifest.arch} libraries on "
                         f"{sepc_runtime.host_arch()}")
@@ -51,6 +54,19 @@ def _run_foreign(manifest: sepc_runtime.Manifest, arrays: dict[str, np.ndarray],
     except emulator.EmulatorError as e:
         raise UserError(f"{manifest.path}: {e}") from None
     return outputs
+
+
+def _run_x86_emulated(manifest: sepc_runtime.Manifest,
+                      arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    missing = ", ".join(sepc_runtime.missing_cpu_flags(manifest))
+    if not x86_emulator.bochscpu_available():
+        raise UserError(f"{manifest.path}: the library needs the CPU flags {missing}, which "
+                        f"this machine lacks, and the x86 emulator is not installed "
+                        f"(pip install bochscpu-python==0.4.0)")
+    try:
+        return x86_emulator.run_manifest_x86_emulated(manifest, arrays)
+    except x86_emulator.X86EmulatorError as e:
+        raise UserError(f"{manifest.path}: {e}") from None
 
 
 def _check_sve_vl(sve_vl: int | None) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass, field
 
+from sepc_runtime import host_cpu_flags
+
 from .errors import UserError
 
 
@@ -76,6 +78,9 @@ class Target:
     memory: Memory = field(default_factory=Memory)
     # Threads the cost models plan work for: a layer is split into at least this many tiles.
     planned_threads: int = 2
+    # The CPU flags, as /proc/cpuinfo spells them, a device needs to run the code: the
+    # manifest carries them so the runtime refuses a library the CPU cannot execute.
+    required_cpu_flags: tuple[str, ...] = ()
 
     @property
     def lanes(self) -> int:
@@ -93,47 +98,44 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            vector_dialect_options="enable-x86vector=true", openmp=True,
            tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2,
                              fuse_separable=True, pack_matmul=True,
-                             conv_filter_vectors=2)),
+                             conv_filter_vectors=2),
+           required_cpu_flags=("avx512f", "avx512dq", "avx512bw", "avx512vl", "fma")),
     Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true", openmp=True,
            tiling=Tiling(depthwise_width=6, matmul_rows=6, matmul_vectors=2,
-                             fuse_separable=True, pack_matmul=True)),
+                             fuse_separable=True, pack_matmul=True),
+           required_cpu_flags=("avx2", "fma")),
     # 32 q-registers: 8 x 2 accumulators plus operands for the pointwise micro-kernel.
     Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,
            vector_dialect_options="enable-arm-neon=true",
-           tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
+           tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2),
+           required_cpu_flags=("asimd",)),
     # Vector-length agnostic: vectors are vscale x 128 bits, one binary for every SVE core.
     Target("arm-sve", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon,+sve", 128, 32,
            scalable=True, vector_dialect_options="enable-arm-sve=true",
-           tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2)),
+           tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2),
+           required_cpu_flags=("asimd", "sve")),
 ]}
 
 
 def host_target_name() -> str:
-    """The row that fits the machine sepc runs on."""
-    machine = platform.machine()
-    if machine in ("x86_64", "AMD64"):
-        flags = cpu_flags()
-        if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= flags:
-            return "x86-avx512"
-        if {"avx2", "fma"} <= flags:
-            return "x86-avx2"
-    if machine in ("aarch64", "arm64"):
-        return "arm-sve" if "sve" in cpu_flags() else "arm-neon"
-    raise UserError(f"--target host: no target row fits this machine ({machine}); "
+    """The row that fits the machine sepc runs on: of the rows of this architecture whose
+    required CPU flags the machine has, the one that requires the most."""
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(),
+                                                       platform.machine().lower())
+    flags = host_cpu_flags()
+    fitting = [t for t in TARGETS.values() if t.arch == arch and set(t.required_cpu_flags) <= flags]
+    if fitting:
+        return max(fitting, key=lambda t: len(t.required_cpu_flags)).name
+    raise UserError(f"--target host: no target row fits this machine ({arch}); "
                     f"name one of {', '.join(sorted(TARGETS))}")
 
 
-def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):  # x86 / aarch64 spelling
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+def missing_cpu_flags(target: Target) -> list[str]:
+    """The CPU flags the target's code needs that this machine lacks."""
+    flags = host_cpu_flags()
+    return [f for f in target.required_cpu_flags if f not in flags]
 
 
 def resolve_target(name: str) -> Target:

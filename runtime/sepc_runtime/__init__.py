@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 
 from .library import load_entry, load_thread_control
-from .manifest import (LoadError, Manifest, TensorSpec, host_arch, is_native, parse_manifest,
-                       read_manifest)
+from .manifest import (LoadError, Manifest, TensorSpec, host_arch, host_cpu_flags, is_native,
+                       missing_cpu_flags, parse_manifest, read_manifest)
 from .model import Model
 
-__all__ = ["LoadError", "Manifest", "Model", "TensorSpec", "host_arch", "is_native", "load",
-           "parse_manifest", "read_manifest"]
+__all__ = ["LoadError", "Manifest", "Model", "TensorSpec", "host_arch", "host_cpu_flags",
+           "is_native", "load", "missing_cpu_flags", "parse_manifest", "read_manifest"]
 
 
 def load(path: str | os.PathLike[str], threads: int | None = None) -> Model:
@@ -25,13 +25,21 @@ def load(path: str | os.PathLike[str], threads: int | None = None) -> Model:
 
     threads: how many threads one call may use; default what the library was built for.
     Raises LoadError when the manifest is malformed or its library is missing, built for
-    another architecture, or not the one the manifest's hash names.
+    another architecture or for CPU features this machine lacks, or not the one the
+    manifest's hash names.
     """
     manifest = read_manifest(path)
     threads = _threads_to_use(threads, manifest)
     if manifest.arch != host_arch():
         raise LoadError(f"{manifest.path}: the library is built for {manifest.arch}, but this "
                         f"machine is {host_arch()}")
+    missing = missing_cpu_flags(manifest)
+    if missing:
+        # Loading it anyway would end the process with SIGILL at the first such instruction.
+        target = manifest.fields.get("resolved_target", "?")
+        raise LoadError(f"{manifest.path}: the library ({target}) needs the CPU flags "
+                        f"{', '.join(missing)}, which this machine lacks; compile it for "
+                        f"--target host")
     entry = load_entry(manifest)
     return Model(manifest, entry, threads, load_thread_control(manifest))
 

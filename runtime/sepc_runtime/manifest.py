@@ -43,6 +43,7 @@ class Manifest:
     entry: str
     threads: int
     library_sha256: str       # lower-case hex
+    required_cpu_flags: tuple[str, ...]  # /proc/cpuinfo spelling; () in older manifests
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     fields: Mapping[str, Any]  # the whole JSON object, e.g. for "target" or "triple"
@@ -57,9 +58,30 @@ def host_arch() -> str:
     return _ARCH_ALIASES.get(machine, machine)
 
 
+def host_cpu_flags() -> set[str]:
+    """The CPU flags of this machine as /proc/cpuinfo lists them; empty where it cannot tell."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):  # x86 / aarch64 spelling
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def missing_cpu_flags(manifest: ManifestSource) -> list[str]:
+    """The CPU flags the manifest's library needs that this machine lacks, in its order.
+    A machine whose flags cannot be read is taken to have them."""
+    flags = host_cpu_flags()
+    return [f for f in as_manifest(manifest).required_cpu_flags if flags and f not in flags]
+
+
 def is_native(manifest: ManifestSource) -> bool:
-    """Whether this machine can load the manifest's library in-process."""
-    return as_manifest(manifest).arch == host_arch()
+    """Whether this machine can load the manifest's library in-process: the same
+    architecture and every CPU flag the code needs."""
+    manifest = as_manifest(manifest)
+    return manifest.arch == host_arch() and not missing_cpu_flags(manifest)
 
 
 def as_manifest(source: ManifestSource) -> Manifest:
@@ -113,6 +135,7 @@ def parse_manifest(obj: Any, path: str) -> Manifest:
         entry=field.string("entry"),
         threads=threads,
         library_sha256=sha256.lower(),
+        required_cpu_flags=field.strings("required_cpu_flags", default=()),
         inputs=field.tensors("inputs"),
         outputs=field.tensors("outputs"),
         fields=dict(obj),
@@ -145,6 +168,14 @@ class _FieldReader:
         if not _is_int(value):
             raise self._fail(key, "an integer", value)
         return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if key not in self.obj:
+            return default
+        value = self.obj[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self._fail(key, "a list of non-empty strings", value)
+        return tuple(value)
 
     def tensors(self, key: str) -> tuple[TensorSpec, ...]:
         entries = self._get(key)

@@ -415,6 +415,20 @@ def test_a_manifest_for_another_arch_is_a_load_error(tiny):
         sepc_runtime.load(tiny)
 
 
+def test_a_library_for_cpu_flags_this_machine_lacks_is_a_load_error_not_sigill(tiny):
+    assert sepc_runtime.is_native(tiny)
+    edit_manifest(tiny, required_cpu_flags=["sepc_no_such_flag"])
+    assert not sepc_runtime.is_native(tiny)
+    with pytest.raises(sepc_runtime.LoadError, match="needs the CPU flags sepc_no_such_flag"):
+        sepc_runtime.load(tiny)
+
+
+def test_required_cpu_flags_must_be_a_list_of_strings(tiny):
+    edit_manifest(tiny, required_cpu_flags="avx2")
+    with pytest.raises(sepc_runtime.LoadError, match="field 'required_cpu_flags'"):
+        sepc_runtime.load(tiny)
+
+
 def test_a_library_for_another_arch_is_a_load_error(tiny):
     library = Path(tiny).with_suffix(".so")
     image = bytearray(library.read_bytes())

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..frontend.model_json import load_model
-from ..targets import Target, cpu_flags, resolve_target
+from ..targets import Target, missing_cpu_flags, resolve_target
 from .budget import Deadline
 from .builds import try_build, workspace
 from .cache import Cache, Context, open_cache, run_context, write_atomically
@@ -64,8 +64,7 @@ def tunable_target(name: str) -> Target:
     if target.arch != platform.machine():
         raise UserError(f"sepc tune: --target {name}: builds for {target.arch}, this machine "
                         f"is {platform.machine()}")
-    missing = [f.lstrip("+") for f in target.features.split(",")
-               if f.lstrip("+") not in cpu_flags()]
+    missing = missing_cpu_flags(target)
     if missing:
         raise UserError(f"sepc tune: --target {name}: this CPU lacks {', '.join(missing)}; "
                         "tune for a target it runs (host)")
