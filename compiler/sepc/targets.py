@@ -104,7 +104,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true", openmp=True,
            tiling=Tiling(depthwise_width=6, matmul_rows=6, matmul_vectors=2,
-                             fuse_separable=True, pack_matmul=True),
+                             fuse_separable=True, pack_matmul=True,
+                             conv_filter_vectors=2),
            required_cpu_flags=("avx2", "fma")),
     # 32 q-registers: 8 x 2 accumulators plus operands for the pointwise micro-kernel.
     Target("arm-neon", "aarch64-unknown-linux-gnu", "aarch64", "generic", "+neon", 128, 32,
