@@ -6,10 +6,9 @@ target is adding a row.
 """
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 
-from sepc_runtime import host_cpu_flags
+from sepc_runtime import host_arch, host_cpu_flags
 
 from .errors import UserError
 
@@ -123,8 +122,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
 def host_target_name() -> str:
     """The row that fits the machine sepc runs on: of the rows of this architecture whose
     required CPU flags the machine has, the one that requires the most."""
-    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(),
-                                                       platform.machine().lower())
+    arch = host_arch()
     flags = host_cpu_flags()
     fitting = [t for t in TARGETS.values() if t.arch == arch and set(t.required_cpu_flags) <= flags]
     if fitting:

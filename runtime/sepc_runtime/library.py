@@ -22,8 +22,10 @@ _loaded: dict[str, ctypes.CDLL] = {}
 _loaded_lock = threading.Lock()
 
 
-def load_entry(manifest: Manifest) -> CFuncPtr:
-    """The entry point of the manifest's library, typed for bare-pointer arguments."""
+def verified_image(manifest: Manifest) -> tuple[bytes, str]:
+    """The bytes of the manifest's library and their SHA-256, once they are checked to be
+    an ELF library for this machine's architecture with the manifest's hash; whatever
+    runs the library (dlopen or the x86 emulator) runs exactly these bytes."""
     library = manifest.library_path
     try:
         with open(library, "rb") as f:
@@ -44,7 +46,13 @@ def load_entry(manifest: Manifest) -> CFuncPtr:
         raise LoadError(f"{library}: SHA-256 {sha256} does not match the manifest's "
                         f"library_sha256 {manifest.library_sha256} (rebuilt or modified "
                         f"after {manifest.path} was written?)")
+    return image, sha256
 
+
+def load_entry(manifest: Manifest) -> CFuncPtr:
+    """The entry point of the manifest's library, typed for bare-pointer arguments."""
+    library = manifest.library_path
+    image, sha256 = verified_image(manifest)
     handle = _load_verified(image, sha256, manifest.name)
     try:
         # Indexing (not attribute access) gives a fresh function object: argtypes are set on

@@ -56,6 +56,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .emulator import EmulatorError
+from .library import verified_image
+from .manifest import LoadError, as_manifest
 
 BOCHSCPU_REQUIREMENT = "bochscpu-python==0.4.0"
 
@@ -611,11 +613,10 @@ class _Memory:
 # --------------------------------------------------------------------------- the machine
 
 class _Machine:
-    def __init__(self, library_path: str):
+    def __init__(self, image: bytes, library_path: str):
         self.bx = bx = import_bochscpu()
         self.path = library_path
-        with open(library_path, "rb") as f:
-            self.elf = _parse_elf(f.read(), library_path)
+        self.elf = _parse_elf(image, library_path)
         self.memory = _Memory(bx)
         self._attach()
         self.traps: dict[int, tuple[str, Callable[[], None]]] = {}
@@ -993,7 +994,8 @@ class _Machine:
 def run_x86_emulated(library_path: str | os.PathLike[str], entry: str,
                      inputs: Sequence[np.ndarray],
                      output_shapes: Sequence[Sequence[int]],
-                     stats: dict | None = None) -> list[np.ndarray]:
+                     stats: dict | None = None,
+                     image: bytes | None = None) -> list[np.ndarray]:
     """Calls `void entry(const float *in_0, ..., float *out_0, ...)` of an x86-64 shared
     library once on the emulated CPU; returns the outputs (float32, of output_shapes).
 
@@ -1003,12 +1005,16 @@ def run_x86_emulated(library_path: str | os.PathLike[str], entry: str,
     X86EmulatorError for anything else that goes wrong (an unsupported instruction, an
     imported function the emulator does not provide). `stats`, when given, is filled
     with the number of trapped calls per imported function ("calls") and in all ("traps").
+    `image`, when given, is the library's bytes, already read (and checked) by the caller.
     """
     library_path = os.fspath(library_path)
+    if image is None:
+        with open(library_path, "rb") as f:
+            image = f.read()
     arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in inputs]
     shapes = [tuple(int(d) for d in s) for s in output_shapes]
     with _lock:
-        machine = _Machine(library_path)
+        machine = _Machine(image, library_path)
         try:
             function = machine.elf.exported(entry)
             if function is None:
@@ -1057,16 +1063,14 @@ def run_manifest_x86_emulated(manifest, arrays: Mapping[str, np.ndarray]) -> dic
     """Runs the library of a manifest (path, JSON object or Manifest) once on the emulated
     CPU, after checking its hash and that the emulated CPU has the flags it needs; returns
     the outputs by name."""
-    from .manifest import as_manifest
     manifest = as_manifest(manifest)
     if manifest.arch != "x86_64":
         raise X86EmulatorError(f"{manifest.path}: the library is built for {manifest.arch}, "
                                f"not x86_64")
-    with open(manifest.library_path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    if digest != manifest.library_sha256:
-        raise X86EmulatorError(f"{manifest.library_path} does not match the manifest's "
-                               f"library_sha256")
+    try:
+        image, _ = verified_image(manifest)
+    except LoadError as e:
+        raise X86EmulatorError(str(e)) from None
     missing = [f for f in manifest.required_cpu_flags if f not in emulated_cpu_flags()]
     if missing:
         raise X86EmulatorError(f"{manifest.path}: the library needs CPU flags the emulated "
@@ -1084,7 +1088,7 @@ def run_manifest_x86_emulated(manifest, arrays: Mapping[str, np.ndarray]) -> dic
                                    f"model wants {list(spec.shape)}")
         inputs.append(array)
     outputs = run_x86_emulated(manifest.library_path, manifest.entry, inputs,
-                               [spec.shape for spec in manifest.outputs])
+                               [spec.shape for spec in manifest.outputs], image=image)
     return {spec.name: out for spec, out in zip(manifest.outputs, outputs, strict=True)}
 
 
