@@ -57,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
                    help="an input's shape in the model's own axis order (its unknown "
                         "dimensions; repeat per input)")
+    i.add_argument("--batch", type=int, metavar="N",
+                   help="every input's batch dimension (default: the model's, 1 if unknown)")
     i.add_argument("--name", help="the model's name (NAME.json, NAME.npz and the C symbols; "
                                   "default: the framework model's name)")
 
@@ -193,7 +195,7 @@ def command_tune(args: argparse.Namespace) -> None:
 def command_import(args: argparse.Namespace) -> None:
     from .importers import import_model
     print(import_model(args.source, args.format, args.out_dir, args.name,
-                       parse_input_shapes(args.input_shape)))
+                       parse_input_shapes(args.input_shape), args.batch))
 
 
 def parse_input_shapes(flags: list[str]) -> dict[str, list[int]]:

@@ -321,6 +321,23 @@ def test_onnx_unknown_input_dimensions(tmp_path):
     assert_matches(compile_and_run(done.stdout.strip(), nhwc(example), tmp_path / "build"), want)
 
 
+def test_onnx_batch_flag(tmp_path):
+    """An ONNX model exported at batch 1 (global pool, Flatten, Gemm), imported with
+    --batch 2, matches torch on two images; --batch 0 is exit 2."""
+    model, _, _ = torch_reference()
+    example = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        want = model(example).numpy()
+    path = tmp_path / "batch1.onnx"
+    torch.onnx.export(model, (example[:1],), str(path), dynamo=False, opset_version=17,
+                      input_names=["x"], output_names=["logits"])
+    done = sepc_import_with(path, "onnx", tmp_path / "out", "--batch", "0")
+    assert done.returncode == 2 and "--batch" in done.stderr and "Traceback" not in done.stderr
+    done = sepc_import_with(path, "onnx", tmp_path / "out", "--batch", "2")
+    assert done.returncode == 0, done.stderr
+    assert_matches(compile_and_run(done.stdout.strip(), nhwc(example), tmp_path / "build"), want)
+
+
 def test_torch_same_and_valid_padding(tmp_path):
     """padding='same' with odd, even (the odd pad after) and dilated kernels; 'valid'."""
     nn = torch.nn
@@ -372,15 +389,18 @@ def test_onnx_graphs_have_every_converter():
 
 
 def test_keras_every_layer(tmp_path):
+    """Every converter at once, imported at a batch of 3 (`--batch`)."""
     model = importer_models.keras_every_layer()
     path = tmp_path / "every_layer.keras"
     model.save(path)
     rng = np.random.default_rng(4)
-    inputs = {"image": rng.standard_normal((1, 16, 16, 3)).astype(np.float32),
-              "sequence": rng.standard_normal((1, 20, 4)).astype(np.float32)}
+    inputs = {"image": rng.standard_normal((3, 16, 16, 3)).astype(np.float32),
+              "sequence": rng.standard_normal((3, 20, 4)).astype(np.float32)}
     want = np.asarray(model.predict([inputs["image"], inputs["sequence"]], verbose=0))
-    manifest = compile_file(import_model(str(path), "keras", str(tmp_path / "imported")),
-                            target="host", out_dir=str(tmp_path / "build"))
+    model_json = import_model(str(path), "keras", str(tmp_path / "imported"), batch=3)
+    assert [spec["shape"][0] for spec in json.loads(Path(model_json).read_text())[
+        "inputs"].values()] == [3, 3]
+    manifest = compile_file(model_json, target="host", out_dir=str(tmp_path / "build"))
     (got,) = sepc_runtime.load(manifest).run(inputs).values()
     assert_matches(got, want)
 

@@ -12,14 +12,17 @@ FORMATS = ("keras", "onnx", "torch")
 
 
 def import_model(source: str, fmt: str, out_dir: str, name: str | None = None,
-                 input_shapes: dict[str, list[int]] | None = None) -> str:
+                 input_shapes: dict[str, list[int]] | None = None,
+                 batch: int | None = None) -> str:
     """Import `source` (a .keras or .onnx file, or for torch MODULE:CALLABLE returning
     (model, example_input)) as `name` (default: the framework model's), with the inputs'
     shapes `input_shapes` gives (Keras and ONNX; the model's own axis order); returns the
-    written model.json's path."""
+    written model.json's path. `batch` replaces every input's batch dimension."""
     if input_shapes and fmt == "torch":
         raise UserError(f"{source}: --input-shape is for Keras and ONNX models; a PyTorch "
                         "model's example input gives its shape")
+    if batch is not None and batch < 1:
+        raise UserError(f"--batch {batch}: the batch is a positive integer")
     if name is not None and c_identifier(name) != name:
         raise UserError(f"--name {name!r}: a model's name is a C identifier (letters, "
                         f"digits, _; not starting with a digit), e.g. {c_identifier(name)!r}")
@@ -35,6 +38,8 @@ def import_model(source: str, fmt: str, out_dir: str, name: str | None = None,
         builder = import_torch(model, example, None, source)
     if name is not None:
         builder.name = name
+    if batch is not None:
+        builder.set_batch(batch)
     return builder.write(out_dir)
 
 

@@ -130,6 +130,14 @@ class ModelBuilder:
             self.aliases[framework_name] = f"<{framework_name}>"
             self.shapes[f"<{framework_name}>"] = list(map(int, shape))
 
+    def set_batch(self, batch: int) -> None:
+        """Every input's first dimension becomes `batch` (`sepc import --batch`): model.json
+        layers never name the batch (reshape's target_shape leaves it out), so the layers
+        after the inputs take it from them."""
+        for name, spec in self.inputs.items():
+            spec["shape"][0] = batch
+            self.shapes[name][0] = batch
+
     def problem(self, layer: str, kind: str, reason: str) -> None:
         self.problems.append(f"'{layer}' ({kind}): {reason}")
 
