@@ -72,6 +72,7 @@ def keras_every_layer():
     activation it knows and every Keras op on tensors it converts: an image branch and a
     sequence branch that meet in an Add."""
     import keras
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
     from sepc.importers.keras_importer import ACTIVATIONS
     L = keras.layers
     image = keras.Input((16, 16, 3), batch_size=1, name="image")
@@ -92,6 +93,8 @@ def keras_every_layer():
     x = ((x - 1.0) / 4.0 + keras.ops.divide(2.0 - x, 0.5)) * 3.0
     x = L.Conv2D(8, 1)(L.Concatenate()([x, skip, x]))
     x = L.ZeroPadding2D(((1, 0), (0, 1)))(L.Cropping2D(((1, 0), (0, 1)))(x))
+    # keras.applications' own layer for Inception-ResNet's residuals: skip + 0.5 * x.
+    x = CustomScaleLayer(0.5)([skip, x])
     x = L.Softmax()(L.Add()([x, skip]))
     x = L.SpatialDropout2D(0.3)(L.GaussianDropout(0.2)(L.AlphaDropout(0.1)(x)))
     x = L.Dropout(0.5)(L.AveragePooling2D(2)(L.MaxPooling2D(2)(x)))

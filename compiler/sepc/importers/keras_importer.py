@@ -94,7 +94,12 @@ def with_input_shapes(path: str, model: Any, config: dict[str, Any],
 
 
 def import_keras(path: str, input_shapes: dict[str, list[int]] | None = None) -> ModelBuilder:
-    model = load(path)
+    return import_keras_model(load(path), path, input_shapes)
+
+
+def import_keras_model(model: Any, path: str,
+                       input_shapes: dict[str, list[int]] | None = None) -> ModelBuilder:
+    """A Keras model already in memory (`path` names it in messages)."""
     import keras
     config = model.get_config()
     rebuilt = with_input_shapes(path, model, config, input_shapes or {})
@@ -339,6 +344,19 @@ def multiply_tensors(x: Layer) -> None:
     x.b.add(x.name, "multiply", x.sources, x.shape)
 
 
+def custom_scale(x: Layer) -> None:
+    """keras.applications' Inception-ResNet residual, `inputs[0] + inputs[1] * scale`: a
+    rescaling of the branch and an add."""
+    shapes = [x.b.shape(s) for s in x.sources]
+    if len(shapes) != 2 or any(s != x.shape for s in shapes):
+        x.problem(f"scales and adds shapes {shapes} (only two tensors of one shape)")
+        return
+    base, branch = x.sources
+    scaled = f"{x.name}_scaled"
+    x.b.add(scaled, "rescaling", branch, x.shape, scale=float(x.cfg["scale"]), offset=0.0)
+    x.b.add(x.name, "add", [base, scaled], x.shape)
+
+
 def multiply(x: Layer) -> None:
     multiply_tensors(x)
 
@@ -515,6 +533,7 @@ CONVERTERS: dict[str, Converter] = {
     "Cropping2D": cropping,
     "ZeroPadding2D": zero_padding,
     "Add": add,
+    "CustomScaleLayer": custom_scale,
     "GlobalAveragePooling1D": partial(global_average_pooling, "global_average_pooling1d"),
     "GlobalAveragePooling2D": partial(global_average_pooling, "global_average_pooling2d"),
     "MaxPooling2D": partial(pooling, "max_pooling2d"),
