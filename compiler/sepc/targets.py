@@ -72,7 +72,6 @@ class Target:
     registers: int
     scalable: bool = False
     vector_dialect_options: str = ""   # extra convert-vector-to-llvm options
-    llc_options: tuple[str, ...] = ()  # extra llc flags
     openmp: bool = False      # tiles run as OpenMP parallel loops (needs the target's libomp)
     tiling: Tiling = field(default_factory=Tiling)
     memory: Memory = field(default_factory=Memory)
@@ -93,13 +92,9 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
-    # x86's SelectionDAG schedules in source order by default, which in a reduction loop
-    # that also prefetches hoists the broadcasts ahead of the FMAs and spills a full
-    # register block; list-ilp weighs register pressure.
     Target("x86-avx512", "x86_64-unknown-linux-gnu", "x86_64", "skylake-avx512",
            "+avx512f,+avx512dq,+avx512bw,+avx512vl,+fma", 512, 32,
            vector_dialect_options="enable-x86vector=true", openmp=True,
-           llc_options=("-pre-RA-sched=list-ilp",),
            tiling=Tiling(depthwise_width=8, matmul_rows=8, matmul_vectors=2,
                              fuse_separable=True, pack_matmul=True,
                              conv_filter_vectors=2),
@@ -107,7 +102,6 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("x86-avx2", "x86_64-unknown-linux-gnu", "x86_64", "haswell",
            "+avx2,+fma", 256, 16,
            vector_dialect_options="enable-x86vector=true", openmp=True,
-           llc_options=("-pre-RA-sched=list-ilp",),
            tiling=Tiling(depthwise_width=6, matmul_rows=6, matmul_vectors=2,
                              fuse_separable=True, pack_matmul=True,
                              conv_filter_vectors=2),

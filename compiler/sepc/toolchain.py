@@ -121,8 +121,7 @@ def codegen(bitcode: Path, out: Path, target: Target, filetype: str) -> None:
     # them back into FMAs halves the pointwise micro-kernel's instruction count.
     run_tool("llc", ["-O3", "-relocation-model=pic", "-fp-contract=fast",
                      f"-mtriple={target.triple}", f"-mcpu={target.cpu}",
-                     f"-mattr={target.features}", *target.llc_options, f"-filetype={filetype}",
-                     str(bitcode),
+                     f"-mattr={target.features}", f"-filetype={filetype}", str(bitcode),
                      "-o", str(out)])
 
 
