@@ -3,9 +3,12 @@
 
 Emulated time means nothing, so this compiles a MobileNetV1 separable block for arm-sve and
 arm-neon, cuts the innermost loops out of the assembly, and asks llvm-mca (the pinned LLVM
-22 cost models) how many cycles one iteration takes on an SVE core (Neoverse V1) and a NEON
-core (Cortex-A76). The FMA throughput of each loop is compared with the core's peak, which
-is measured the same way: a loop of independent FMAs on the same model.
+22 cost models) how many cycles one iteration takes on an SVE core (Neoverse V1) and on two
+NEON cores (Neoverse N1, the A76's server sibling, and the in-order Cortex-A55). Not
+`-mcpu=cortex-a76`: LLVM 22 schedules it with the Cortex-A57 model. The FMA throughput of
+each loop is compared with the core's peak, measured the same way: a loop of independent
+FMAs on the same model. Each loop is labelled with the kernel it belongs to and that
+kernel's strategy as the compiler wrote it into the IR (`--emit strategy`).
 
     python bench/arm_mca.py [--shape 1x56x56x128] [--filters 128] [--json OUT]
 """
@@ -24,8 +27,13 @@ from sepc.toolchain import tool
 
 CORES = [  # (target, llvm-mca CPU, what the FMA looks like)
     ("arm-sve", "neoverse-v1", "fmla\tz{i}.s, p0/m, z30.s, z31.s"),
-    ("arm-neon", "cortex-a76", "fmla\tv{i}.4s, v30.4s, v31.4s"),
+    ("arm-neon", "neoverse-n1", "fmla\tv{i}.4s, v30.4s, v31.4s"),
+    ("arm-neon", "cortex-a55", "fmla\tv{i}.4s, v30.4s, v31.4s"),
 ]
+# Which strategy kinds (schedules/) compute a loop of each kind the assembly shows.
+LOOP_KINDS = {"depthwise": ("depthwise2d", "depthwise1d", "separable2d", "separable1d"),
+              "pointwise": ("matmul", "packed_matmul", "separable2d", "separable1d"),
+              "pw-tail": ("matmul", "packed_matmul", "separable2d", "separable1d")}
 LABEL = re.compile(r"^(\.LBB\d+_\d+):")
 BRANCH = re.compile(r"^\s*(b\.\w+|b|cbnz|cbz|tbnz|tbz)\s+.*?(\.LBB\d+_\d+)\s*$")
 BROADCAST = re.compile(r"\bld1r[bhwd]?\b|\.s\[\d\]")
@@ -80,8 +88,19 @@ def peak_fmas_per_cycle(cpu: str, fma: str) -> float:
     return len(body) / mca_cycles_per_iteration(body, cpu)
 
 
+def kernel_of(kind: str, strategies: dict[str, dict]) -> tuple[str, str]:
+    """(layer, its decisions, short) of the first kernel whose strategy kind computes loops
+    of this kind."""
+    for layer, decisions in strategies.items():
+        if decisions.get("kind") in LOOP_KINDS[kind]:
+            short = " ".join(f"{k}={v}" for k, v in decisions.items() if k != "kind")
+            return layer, f"{decisions['kind']} {short}"
+    return "?", ""
+
+
 def analyse(target: str, cpu: str, fma: str, model_path: str) -> list[dict]:
     asm = emit(model_path, "asm", target=target, random_weights=0)
+    strategies = json.loads(emit(model_path, "strategy", target=target, random_weights=0))
     peak = peak_fmas_per_cycle(cpu, fma)
     rows = []
     for body in innermost_loops(asm):
@@ -94,7 +113,9 @@ def analyse(target: str, cpu: str, fma: str, model_path: str) -> list[dict]:
             # tile) keeps its accumulators in memory.
             kind = "pw-tail"
         cycles = mca_cycles_per_iteration(body, cpu)
-        rows.append({"target": target, "cpu": cpu, "loop": kind, "instructions": len(body),
+        layer, strategy = kernel_of(kind, strategies)
+        rows.append({"target": target, "cpu": cpu, "loop": kind, "layer": layer,
+                     "strategy": strategy, "instructions": len(body),
                      "fmas": fmas, "cycles_per_iteration": round(cycles, 2),
                      "fma_per_cycle": round(fmas / cycles, 2), "peak_fma_per_cycle": round(peak, 2),
                      "fraction_of_peak": round(fmas / cycles / peak, 3)})
@@ -113,12 +134,12 @@ def main() -> int:
         model_path.write_text(json.dumps(block_model(shape, args.filters)))
         rows = [row for target, cpu, fma in CORES for row in analyse(target, cpu, fma, str(model_path))]
     print(f"llvm-mca estimates, separable block {args.shape} -> {args.filters} (dw 3x3 + pw), per innermost loop")
-    print(f"{'target':9} {'cpu':12} {'loop':10} {'instr':>5} {'FMAs':>5} {'cyc/iter':>8} "
-          f"{'FMA/cyc':>7} {'peak':>5} {'of peak':>7}")
+    print(f"{'target':9} {'cpu':12} {'loop':10} {'layer':6} {'instr':>5} {'FMAs':>5} "
+          f"{'cyc/iter':>8} {'FMA/cyc':>7} {'peak':>5} {'of peak':>7}  strategy")
     for r in rows:
-        print(f"{r['target']:9} {r['cpu']:12} {r['loop']:10} {r['instructions']:5d} {r['fmas']:5d} "
-              f"{r['cycles_per_iteration']:8.2f} {r['fma_per_cycle']:7.2f} {r['peak_fma_per_cycle']:5.2f} "
-              f"{100 * r['fraction_of_peak']:6.1f}%")
+        print(f"{r['target']:9} {r['cpu']:12} {r['loop']:10} {r['layer']:6} {r['instructions']:5d} "
+              f"{r['fmas']:5d} {r['cycles_per_iteration']:8.2f} {r['fma_per_cycle']:7.2f} "
+              f"{r['peak_fma_per_cycle']:5.2f} {100 * r['fraction_of_peak']:6.1f}%  {r['strategy']}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0 if rows else 1
