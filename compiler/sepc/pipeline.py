@@ -105,7 +105,8 @@ class Stage:
     steps: tuple[Step, ...]
 
 
-GRAPH_PASSES = ("split-separable", "fold-batch-norm", "fuse-activation", "verify-sep")
+GRAPH_PASSES = ("split-separable", "fold-batch-norm", "fold-rescaling", "fuse-activation",
+                "verify-sep")
 
 BUFFERIZE = ("eliminate-empty-tensors,"
              "one-shot-bufferize{bufferize-function-boundaries "

@@ -680,3 +680,21 @@ def test_onnx_export_with_squeeze_excite(dynamo, tmp_path):
     assert {"ReduceMean", "Mul", "Concat", "HardSigmoid"} <= ops, ops
     model_json = import_model(str(path), "onnx", str(tmp_path / "imported"))
     assert_matches(compile_and_run(model_json, nhwc(example), tmp_path / "build"), want)
+
+
+def test_keras_scaled_residual_folds_into_its_conv(tmp_path):
+    """Inception-ResNet's residual, x + scale * conv1x1(y): the rescaling of the conv's
+    output folds into its kernel and bias (fold-rescaling), and the result matches Keras."""
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    from sepc.driver import emit
+    inputs = keras.Input((6, 5, 4), batch_size=1)
+    branch = keras.layers.Conv2D(4, 1)(keras.layers.Conv2D(3, 3, padding="same")(inputs))
+    x = keras.layers.Activation("relu")(CustomScaleLayer(0.17)([inputs, branch]))
+    model = keras.Model(inputs, x)
+    path = tmp_path / "scaled_residual.keras"
+    model.save(path)
+    model_json = import_model(str(path), "keras", str(tmp_path / "imported"))
+    assert "sep.rescaling" not in emit(model_json, "sep", target="host")
+    x_in = np.random.default_rng(3).standard_normal((1, 6, 5, 4)).astype(np.float32)
+    want = np.asarray(model.predict(x_in, verbose=0))
+    assert_matches(compile_and_run(model_json, x_in, tmp_path / "build"), want)

@@ -27,6 +27,7 @@ from ..errors import InternalError, UserError
 PASS_MODULES: dict[str, str] = {
     "split-separable": "split_separable",
     "fold-batch-norm": "fold_batch_norm",
+    "fold-rescaling": "fold_batch_norm",
     "fuse-activation": "fuse_activation",
     "verify-sep": "verify_sep",
     "fuse-separable": "fuse_separable",
