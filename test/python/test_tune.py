@@ -112,11 +112,12 @@ def test_the_cache_is_keyed_by_thread_count(model, tmp_path, monkeypatch):
 
 
 def test_the_budget_is_respected(model, tmp_path):
-    # The default protocol compiles up to 16 candidates a kernel: far beyond 4 seconds.
+    # The default protocol compiles up to 16 candidates a kernel: far beyond one second
+    # (4 s was not on a Zen 5, which compiled and timed them all within it).
     start = time.monotonic()
-    outcomes = tune(model, tmp_path, Protocol(), budget_s=4.0)
+    outcomes = tune(model, tmp_path, Protocol(), budget_s=1.0)
     elapsed = time.monotonic() - start
-    assert elapsed < 4.0 + 1.5, elapsed
+    assert elapsed < 1.0 + 1.5, elapsed
     assert OUT_OF_TIME in {o.status for o in outcomes}
     json.loads((tmp_path / "strategy.json").read_text())    # written all the same
 
