@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("torch")
 
 from sepc.importers.keras_importer import CONVERTERS, import_keras_model  # noqa: E402
+from test_importers import assert_matches  # noqa: E402
 
 APPLICATIONS = sorted(name for name in dir(keras.applications) if name[0].isupper())
 # The smallest input each accepts (Keras refuses smaller ones); 32 for the rest.
@@ -71,10 +73,7 @@ def test_keras_application_imports_and_matches_or_is_refused_by_name(name, tmp_p
     want = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
     assert np.ptp(want) > 0, f"{name}: a constant output would match anything"
     manifest = compile_file(model_json, target="host", out_dir=str(tmp_path / "build"))
-    got = sepc_runtime.load(manifest)(x)
-    scale = max(1.0, float(np.abs(want).max()))
-    assert got.shape == want.shape
-    assert float(np.abs(got - want).max()) <= 1e-4 * scale
+    assert_matches(sepc_runtime.load(manifest)(x), want)
 
 
 NASNET_IN_TF = """
@@ -97,9 +96,8 @@ def test_nasnet_mobile_from_tf(tmp_path):
                    check=True, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
     model_json = import_model(str(tmp_path / "NASNetMobile.keras"), "keras",
                               str(tmp_path / "imported"))
-    layers = json.loads(open(model_json).read())["layers"]
+    layers = json.loads(Path(model_json).read_text())["layers"]
     assert any(layer["op"] == "cropping2d" for layer in layers)
     want = np.load(tmp_path / "want.npy").astype(np.float64)
     manifest = compile_file(model_json, target="host", out_dir=str(tmp_path / "build"))
-    got = sepc_runtime.load(manifest)(np.load(tmp_path / "x.npy"))
-    assert float(np.abs(got - want).max()) <= 1e-4 * max(1.0, float(np.abs(want).max()))
+    assert_matches(sepc_runtime.load(manifest)(np.load(tmp_path / "x.npy")), want)

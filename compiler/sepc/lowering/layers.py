@@ -12,7 +12,8 @@ from mlir.dialects import arith, linalg, tensor
 
 from ..passes.fuse_separable import FUSED, padded_filters, panel_of
 from ..passes.pack_matmul_weights import packed_panel
-from ..passes.ir_util import (batch_norm_affine, constant_array, int_array, is_pointwise,
+from ..passes.ir_util import (batch_norm_affine, constant_array, float_array, int_array,
+                              is_pointwise,
                               is_zero_constant, shape_of, string_attr, tensor_constant)
 from .activations import ACTIVATIONS, F32_LOWEST, softmax
 from .builder import LayerBuilder
@@ -312,10 +313,6 @@ def collapse_to_batch_channels(value: ir.Value) -> ir.Value:
     groups = [[0], list(range(1, len(shape)))]
     return tensor.collapse_shape(ir.RankedTensorType.get([shape[0], shape[-1]], f32()), value,
                                  groups)
-
-
-def float_array(op: ir.OpView, name: str) -> list[float]:
-    return list(ir.DenseF64ArrayAttr(op.attributes[name]))
 
 
 def lower_rescaling(op: ir.OpView, b: LayerBuilder) -> ir.Value:

@@ -7,8 +7,8 @@ import numpy as np
 from mlir import ir
 
 from ..ops import BY_SEP_OP, FoldFn
-from .ir_util import (batch_norm_affine, constant_array, defining_op, string_attr,
-                      tensor_constant, use_count, walk_ops)
+from .ir_util import (batch_norm_affine, constant_array, defining_op, float_array,
+                      string_attr, tensor_constant, use_count, walk_ops)
 from .registry import module_pass
 
 
@@ -56,7 +56,6 @@ def fold_rescaling(module: ir.Operation) -> None:
     """Fold sep.rescaling into the kernel and bias of the linear conv/dense feeding it."""
     for op in walk_ops(module, ("sep.rescaling",)):
         channels = ir.RankedTensorType(op.result.type).shape[-1]
-        scale, offset = (np.broadcast_to(np.asarray(ir.DenseF64ArrayAttr(op.attributes[name]),
-                                                    np.float64), (channels,))
+        scale, offset = (np.broadcast_to(np.asarray(float_array(op, name)), (channels,))
                          for name in ("scale", "offset"))
         fold_affine(op, scale, offset)

@@ -63,6 +63,10 @@ def int_array(op: ir.OpView, name: str) -> list[int]:
     return list(ir.DenseI64ArrayAttr(op.attributes[name]))
 
 
+def float_array(op: ir.OpView, name: str) -> list[float]:
+    return list(ir.DenseF64ArrayAttr(op.attributes[name]))
+
+
 def is_pointwise(op: ir.OpView) -> bool:
     """A conv with a 1x1 window and no padding: a matmul over its pixels."""
     kernel_shape = shape_of(op.operands[1])
